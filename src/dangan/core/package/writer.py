@@ -18,8 +18,11 @@ from dangan.core.package.model import CasePackage
 
 
 def complete(pkg: CasePackage, files: Mapping[str, bytes]) -> CasePackage:
-    """Set size, SM3 digest and format of each declared file from ``files``, and the declared totals."""
-    for entry in pkg.files:
+    """Set size, SM3 digest, format and sequence of each declared file from ``files``, and the totals."""
+    for i, step in enumerate(pkg.steps, 1):
+        step.sequence = step.sequence or str(i)
+    for i, entry in enumerate(pkg.files, 1):
+        entry.sequence = entry.sequence or str(i)
         if entry.path is None or entry.path not in files:
             continue
         data = files[entry.path]
@@ -41,7 +44,9 @@ def package_name(pkg: CasePackage) -> str:
     return "".join(c if c not in '/\\:*?"<>|' else "_" for c in name)
 
 
-def write_folder(pkg: CasePackage, files: Mapping[str, bytes], dest: Path, *, metadata: bytes | None = None) -> Path:
+def write_folder(
+    pkg: CasePackage, files: Mapping[str, bytes], dest: Path, *, metadata: bytes | None = None
+) -> Path:
     """Write ``dest/<电子文件号>/`` with the metadata XML and files. Returns the folder."""
     root = dest / package_name(pkg)
     root.mkdir(parents=True, exist_ok=False)
@@ -53,7 +58,9 @@ def write_folder(pkg: CasePackage, files: Mapping[str, bytes], dest: Path, *, me
     return root
 
 
-def write_zip(pkg: CasePackage, files: Mapping[str, bytes], dest: Path, *, metadata: bytes | None = None) -> Path:
+def write_zip(
+    pkg: CasePackage, files: Mapping[str, bytes], dest: Path, *, metadata: bytes | None = None
+) -> Path:
     """Write ``dest/<电子文件号>.zip`` (UTF-8 names, deflate). Written to a temp name, then renamed."""
     dest.mkdir(parents=True, exist_ok=True)
     final = dest / f"{package_name(pkg)}.zip"

@@ -1,0 +1,93 @@
+from django.db import models
+
+from dangan.archive.states import LABELS, RecordStatus
+from dangan.core.codes import RETENTION_CODES
+
+
+class Record(models.Model):
+    """One case (办件) in the pre-archive library and, once confirmed, the formal library."""
+
+    file_number = models.CharField("电子文件号", max_length=100, unique=True)
+    fonds = models.ForeignKey("catalog.Fonds", on_delete=models.PROTECT, related_name="records")
+    service_item = models.ForeignKey("catalog.ServiceItem", on_delete=models.PROTECT, related_name="records")
+    status = models.CharField(max_length=16, choices=list(LABELS.items()), default=RecordStatus.PRE_ARCHIVE)
+    archival_code = models.CharField("档号", max_length=100, unique=True, null=True, blank=True)
+    title = models.CharField("题名", max_length=500)
+    case_number = models.CharField("办件编号", max_length=100, blank=True)
+    applicant_name = models.CharField("申请人", max_length=200, blank=True)
+    year = models.PositiveIntegerField("年度", db_index=True)
+    retention = models.CharField("保管期限", max_length=8, choices=list(RETENTION_CODES.items()))
+    accepted_at = models.DateTimeField("受理时间", null=True, blank=True)
+    completed_at = models.DateTimeField("办结时间", null=True, blank=True)
+    content_digest = models.CharField(max_length=64)
+    metadata = models.JSONField(default=dict)
+    check_report = models.JSONField(default=dict)
+    file_count = models.PositiveIntegerField(default=0)
+    byte_total = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    archived_by = models.CharField(max_length=150, blank=True)
+    returned_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "-created_at"]),
+            models.Index(fields=["fonds", "year", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.archival_code or self.file_number
+
+
+class RecordFile(models.Model):
+    """A file of the case as received (content files and the metadata XML); bytes live in the blob store."""
+
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="files")
+    path = models.CharField(max_length=500)
+    size = models.BigIntegerField()
+    sm3 = models.CharField(max_length=64, db_index=True)
+    sha256 = models.CharField(max_length=64)
+    material_code = models.CharField(max_length=32, blank=True)
+    category = models.CharField(max_length=16, blank=True)
+    name = models.CharField(max_length=255, blank=True)
+    format = models.CharField(max_length=16, blank=True)
+
+    class Meta:
+        unique_together = [("record", "path")]
+        ordering = ["path"]
+
+
+class ArchivalCodeCounter(models.Model):
+    """Last piece number (件号) used per archival-code group. Incremented under a row lock, never reused."""
+
+    group_key = models.CharField(max_length=150, unique=True)
+    last_piece = models.PositiveIntegerField(default=0)
+
+
+class Aip(models.Model):
+    """An archival information package (BagIt bag) as stored. Never changes; corrections add a version."""
+
+    record = models.ForeignKey(Record, on_delete=models.PROTECT, related_name="aips")
+    version = models.PositiveIntegerField(default=1)
+    tagmanifest_sm3 = models.CharField(max_length=64)
+    signer_fingerprint = models.CharField(max_length=64)
+    file_count = models.PositiveIntegerField()
+    byte_total = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        unique_together = [("record", "version")]
+        ordering = ["record", "version"]
+
+
+class AipFile(models.Model):
+    aip = models.ForeignKey(Aip, on_delete=models.PROTECT, related_name="files")
+    path = models.CharField(max_length=520)
+    size = models.BigIntegerField()
+    sm3 = models.CharField(max_length=64, db_index=True)
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        unique_together = [("aip", "path")]
+        ordering = ["path"]

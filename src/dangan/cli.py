@@ -1,0 +1,414 @@
+"""The ``dangan`` command. Each command calls services; nothing here changes state by itself.
+
+Exit codes: 0 success, 1 the work found a problem (a package rejected, a fixity mismatch),
+2 usage errors (click's default).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console(stderr=True)
+out = Console()
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dangan.conf.settings")
+    import django
+
+    django.setup()
+
+
+def _migrate(verbose: bool = False) -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=1 if verbose else 0)
+
+
+def _actor(as_user: str | None) -> Any:
+    """The local operator (full rights: shell access to the data directory) or a named user's roles."""
+    from dangan.accounts.roles import Actor
+
+    if not as_user:
+        return Actor.system(f"cli:{getpass.getuser()}")
+    from django.contrib.auth.models import User
+
+    user = User.objects.filter(username=as_user, is_active=True).first()
+    if user is None:
+        raise click.UsageError(f"no active user {as_user!r}")
+    return Actor.from_user(user)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+@click.group()
+@click.version_option(package_name="dangan")
+def main() -> None:
+    """dangan (档案) — archive system for government-service electronic records."""
+
+
+# --------------------------------------------------------------------------------------- ingest
+
+
+STATUS_WORD = {"accepted": "accepted", "duplicate": "duplicate", "rejected": "rejected"}
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per package on stdout.")
+@click.option("--as", "as_user", help="Act as this user (default: the local operator).")
+def ingest(paths: tuple[Path, ...], as_json: bool, as_user: str | None) -> None:
+    """Take in package folders, ZIPs and batch folders: check them and file them in the pre-archive library."""
+    _setup()
+    from dangan.ingest import services
+
+    actor = _actor(as_user)
+    sources, path_errors = services.expand_paths(list(paths))
+    if path_errors and not sources:
+        for e in path_errors:
+            console.print(f"[red]{e['message']}")
+        sys.exit(2)
+    results: list[dict[str, Any]] = []
+    with _progress() if not as_json else _Quiet() as progress:
+        task = progress.add_task("接收 Ingesting", total=len(sources))
+        for src in sources:
+            sub = services.ingest_path(actor, src.path, batch=src.batch, batch_entry=src.entry)
+            record = sub.record
+            results.append(
+                {
+                    "package": str(src.path),
+                    "status": STATUS_WORD.get(sub.status, sub.status),
+                    "errors": sub.errors,
+                    "file_number": sub.file_number,
+                    "submission": str(sub.id),
+                    "record_status": record.status if record else None,
+                    "archival_code": record.archival_code if record else None,
+                }
+            )
+            progress.advance(task)
+    for e in path_errors:
+        results.append({"package": e["target"], "status": "rejected", "errors": [e]})
+    if as_json:
+        for r in results:
+            out.print_json(json.dumps(r, ensure_ascii=False), indent=None)
+    else:
+        _ingest_table(results)
+    sys.exit(1 if any(r["status"] == "rejected" for r in results) else 0)
+
+
+class _Quiet:
+    def __enter__(self) -> _Quiet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, *a: Any, **k: Any) -> int:
+        return 0
+
+    def advance(self, *a: Any) -> None:
+        return None
+
+
+def _ingest_table(results: list[dict[str, Any]]) -> None:
+    table = Table(title="接收结果 Ingest summary")
+    table.add_column("包 Package", overflow="fold")
+    table.add_column("状态 Status")
+    table.add_column("档号 / 问题 Code or problem", overflow="fold")
+    colours = {"accepted": "green", "duplicate": "yellow", "rejected": "red"}
+    for r in results:
+        detail = r.get("archival_code") or ""
+        if r["errors"]:
+            first = r["errors"][0]
+            more = f" (+{len(r['errors']) - 1})" if len(r["errors"]) > 1 else ""
+            detail = f"{first['code']}: {first['message']}{more}"
+        elif r["status"] == "accepted" and not detail:
+            detail = "预归档 pre-archive"
+        table.add_row(Path(r["package"]).name, f"[{colours.get(r['status'], 'white')}]{r['status']}", detail)
+    out.print(table)
+    counts = {k: sum(1 for r in results if r["status"] == k) for k in ("accepted", "duplicate", "rejected")}
+    out.print(
+        f"accepted {counts['accepted']} · duplicate {counts['duplicate']} · rejected {counts['rejected']}"
+    )
+
+
+# -------------------------------------------------------------------------------------- archive
+
+
+@main.group()
+def archive() -> None:
+    """Formal library: confirm pre-archived cases, return them."""
+
+
+def _find_record(ref: str) -> Any:
+    from django.db.models import Q
+
+    from dangan.archive.models import Record
+
+    q = Q(file_number=ref) | Q(archival_code=ref)
+    if ref.isdigit():
+        q |= Q(pk=int(ref))
+    record = Record.objects.filter(q).first()
+    if record is None:
+        raise click.UsageError(f"no record {ref!r} (give an id, 电子文件号 or 档号)")
+    return record
+
+
+@archive.command("confirm")
+@click.argument("refs", nargs=-1)
+@click.option("--all-pending", is_flag=True, help="Confirm every case in the pre-archive library.")
+@click.option("--as", "as_user", help="Act as this user (default: the local operator).")
+@click.option("--json", "as_json", is_flag=True)
+def archive_confirm(refs: tuple[str, ...], all_pending: bool, as_user: str | None, as_json: bool) -> None:
+    """Confirm cases (by id, 电子文件号 or 档号): assign 档号 and write the signed AIP."""
+    _setup()
+    from dangan.archive import services
+    from dangan.archive.models import Record
+    from dangan.archive.states import RecordStatus
+    from dangan.core.errors import DanganError
+
+    if not refs and not all_pending:
+        raise click.UsageError("give record references or --all-pending")
+    actor = _actor(as_user)
+    ids = [_find_record(r).pk for r in refs]
+    if all_pending:
+        ids += list(
+            Record.objects.filter(status=RecordStatus.PRE_ARCHIVE).order_by("id").values_list("id", flat=True)
+        )
+    failed = 0
+    results = []
+    with _progress() if not as_json else _Quiet() as progress:
+        task = progress.add_task("归档确认 Confirming", total=len(ids))
+        for rid in ids:
+            try:
+                record = services.confirm(actor, rid)
+                results.append({"id": rid, "status": "archived", "archival_code": record.archival_code})
+            except DanganError as exc:
+                failed += 1
+                results.append({"id": rid, "status": "error", "error": exc.as_dict()})
+            progress.advance(task)
+    if as_json:
+        for r in results:
+            out.print_json(json.dumps(r, ensure_ascii=False), indent=None)
+    else:
+        for r in results:
+            if r["status"] == "archived":
+                out.print(f"[green]✓[/] {r['id']} → {r['archival_code']}")
+            else:
+                out.print(f"[red]✗[/] {r['id']}: {r['error']['message']}")
+    sys.exit(1 if failed else 0)
+
+
+@archive.command("return")
+@click.argument("ref")
+@click.option("--reason", required=True)
+@click.option("--as", "as_user")
+def archive_return(ref: str, reason: str, as_user: str | None) -> None:
+    """Return a pre-archived case (退回) with a reason."""
+    _setup()
+    from dangan.archive import services
+
+    record = services.return_record(_actor(as_user), _find_record(ref).pk, reason=reason)
+    out.print(f"returned {record.file_number}")
+
+
+# ------------------------------------------------------------------------------------- fixity
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+def verify(as_json: bool) -> None:
+    """Re-hash every stored AIP and check its signed manifests. Exit 0 intact, 1 otherwise."""
+    _setup()
+    from dangan.preservation import services
+
+    with _progress() if not as_json else _Quiet() as progress:
+        task = progress.add_task("固定性检查 Verifying", total=None)
+
+        def step(i: int, total: int) -> None:
+            progress.update(task, completed=i, total=total) if hasattr(progress, "update") else None
+
+        report = services.verify_all(_actor(None), progress=step)
+    if as_json:
+        out.print_json(
+            json.dumps(
+                {
+                    "intact": report.intact,
+                    "aips": report.aips,
+                    "files": report.files,
+                    "bytes": report.bytes,
+                    "problems": [p.as_dict() for p in report.problems],
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        for p in report.problems:
+            out.print(f"[red]{p.code}[/] {p.archival_code} {p.path}: {p.message}")
+        verdict = (
+            "[green]intact 完好" if report.intact else f"[red]{len(report.problems)} problem(s) 发现问题"
+        )
+        out.print(f"{report.aips} AIPs, {report.files} files, {report.bytes} bytes: {verdict}")
+    sys.exit(0 if report.intact else 1)
+
+
+@main.command("export-aip")
+@click.argument("archival_code")
+@click.option("--out", "dest", required=True, type=click.Path(path_type=Path))
+def export_aip(archival_code: str, dest: Path) -> None:
+    """Write the AIP (BagIt bag) of ARCHIVAL_CODE as stored into the new folder DIR."""
+    _setup()
+    from dangan.archive import services
+    from dangan.core.errors import DanganError
+
+    if dest.exists() and any(dest.iterdir()) if dest.is_dir() else dest.exists():
+        raise click.UsageError(f"{dest} already exists and is not empty")
+    if dest.is_dir():
+        dest.rmdir()
+    try:
+        path = services.export_aip(_actor(None), archival_code, dest)
+    except DanganError as exc:
+        console.print(f"[red]{exc.code}: {exc.message}")
+        sys.exit(1)
+    out.print(f"AIP written to {path}")
+
+
+# ----------------------------------------------------------------------------- users, sources
+
+
+@main.group()
+def user() -> None:
+    """Accounts."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option(
+    "--role", "roles", multiple=True, required=True, help="records_officer, service_clerk, system_admin"
+)
+def user_create(username: str, roles: tuple[str, ...]) -> None:
+    """Create a user; prints a one-time password."""
+    _setup()
+    from dangan.accounts.roles import Role
+    from dangan.accounts.services import create_user
+
+    try:
+        role_list = [Role(r) for r in roles]
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    _, password = create_user(username, role_list)
+    out.print(f"user {username} created; one-time password: [bold]{password}")
+
+
+@main.group()
+def source() -> None:
+    """Source systems (service systems that send cases through the API)."""
+
+
+@source.command("add")
+@click.argument("code")
+@click.argument("name")
+@click.option("--fonds", "fonds_codes", multiple=True, required=True)
+def source_add(code: str, name: str, fonds_codes: tuple[str, ...]) -> None:
+    """Create or re-key a source system; prints its API token once."""
+    _setup()
+    from dangan.catalog.models import Fonds
+    from dangan.catalog.services import issue_source_token
+
+    fonds = list(Fonds.objects.filter(code__in=fonds_codes))
+    missing = set(fonds_codes) - {f.code for f in fonds}
+    if missing:
+        raise click.UsageError(f"unknown fonds: {', '.join(sorted(missing))}")
+    _, token = issue_source_token(_actor(None), code=code, name=name, fonds=fonds)
+    out.print(f"token for {code} (shown once): [bold]{token}")
+
+
+# ------------------------------------------------------------------------ running the product
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the web UI and API (waitress, one process)."""
+    _setup()
+    _migrate()
+    _serve(host, port, threads)
+
+
+def _serve(host: str, port: int, threads: int) -> None:
+    from waitress import serve as waitress_serve
+
+    from dangan.conf.wsgi import application
+    from dangan.ingest.services import resume_pending
+
+    resumed = resume_pending()
+    if resumed:
+        console.print(f"resumed {resumed} unfinished upload(s)")
+    console.print(f"[bold green]dangan[/] serving on [link]http://{host}:{port}/[/link]  (Ctrl+C to stop)")
+    waitress_serve(
+        application, host=host, port=port, threads=threads, max_request_body_size=2**40, ident="dangan"
+    )
+
+
+@main.command()
+@click.option("--cases", default=60, show_default=True, type=int, help="Demo cases to generate (≥50).")
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Set everything up, then exit instead of serving.")
+def quickstart(cases: int, seed: int, host: str, port: int, no_serve: bool) -> None:
+    """Set up a working archive with demo data in DANGAN_HOME (default ./dangan-data), then serve it."""
+    _setup()
+    from dangan import quickstart as qs
+
+    started = time.monotonic()
+    qs.run(cases=cases, seed=seed, console=console, progress=_progress)
+    console.print(f"ready in {time.monotonic() - started:.1f} s")
+    if not no_serve:
+        _serve(host, port, 8)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def manage(ctx: click.Context) -> None:
+    """Run a Django management command (migrate, createsuperuser, …)."""
+    _setup()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["dangan manage", *ctx.args])
+
+
+def _register_optional() -> None:
+    try:
+        from dangan.demo.command import demo_data
+    except ImportError:  # pragma: no cover - demo package is part of the distribution
+        return
+    main.add_command(demo_data)
+
+
+_register_optional()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from dangan.archive import api as archive_api
+from dangan.ingest import api as ingest_api
+
+api_v1 = [
+    path("cases", ingest_api.CaseUploadView.as_view(), name="api-cases"),
+    path("submissions/<uuid:pk>", ingest_api.SubmissionView.as_view(), name="api-submission"),
+    path("records", archive_api.RecordListView.as_view(), name="api-records"),
+    path("records/<int:pk>", archive_api.RecordDetailView.as_view(), name="api-record"),
+    path("records/<int:pk>/confirm", archive_api.ConfirmView.as_view(), name="api-record-confirm"),
+    path("records/<int:pk>/return", archive_api.ReturnView.as_view(), name="api-record-return"),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("dangan.web.urls")),
+]

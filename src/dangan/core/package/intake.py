@@ -1,0 +1,250 @@
+"""Take a package (ZIP or folder) into a quarantine folder, safely, hashing every byte on the way.
+
+Each file is read once: copied into quarantine while SM3 and SHA-256 are computed, so the checks
+and the AIP use digests of exactly the bytes we hold. The ZIP rules refuse anything that could write
+outside quarantine or exhaust the disk: absolute paths, '..', links, encrypted entries, methods
+other than stored/deflate, duplicate names, too many entries, too many bytes, too high a
+compression ratio. Header sizes are not trusted; bytes are counted as they are written.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from dangan.core import sm
+from dangan.core.errors import UnsafeArchiveError
+from dangan.core.package import schema
+from dangan.core.package.model import FileFacts
+
+CHUNK = 1024 * 1024
+_ZIP_FLAG_ENCRYPTED = 0x1
+_ZIP_FLAG_UTF8 = 0x800
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    """Configurable limits (DANGAN_MAX_PACKAGE_BYTES, DANGAN_MAX_ENTRIES, DANGAN_MAX_RATIO)."""
+
+    max_total_bytes: int = 2 * 1024**3
+    max_entries: int = 10_000
+    max_ratio: float = 100.0
+    # Small entries can legitimately compress very well (XML, blank scans); judge the ratio only above this.
+    ratio_floor_bytes: int = 1024 * 1024
+
+
+@dataclass
+class ReceivedPackage:
+    """A package held in quarantine, with facts measured on the way in."""
+
+    root: Path
+    source_name: str
+    files: dict[str, FileFacts] = field(default_factory=dict)
+    container_sm3: str = ""  # SM3 of the ZIP as received ("" for folders)
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.root / schema.METADATA_FILENAME
+
+    def metadata_bytes(self) -> bytes | None:
+        if schema.METADATA_FILENAME not in self.files:
+            return None
+        return self.metadata_path.read_bytes()
+
+    @property
+    def content_files(self) -> dict[str, FileFacts]:
+        return {p: f for p, f in self.files.items() if p != schema.METADATA_FILENAME}
+
+    def content_digest(self) -> str:
+        """Transport-independent identity: SM3 over the sorted '<sm3>  <path>' lines of all files.
+
+        The same case sent as a folder or as a ZIP (with any compression) has the same digest.
+        """
+        return sm.sm3_lines(f"{f.sm3}  {p}\n" for p, f in sorted(self.files.items()))
+
+
+def _decode_name(info: zipfile.ZipInfo) -> str:
+    """ZIP names without the UTF-8 flag are CP437 to Python; Chinese tools write GBK there."""
+    name = info.filename
+    if info.flag_bits & _ZIP_FLAG_UTF8:
+        return name
+    try:
+        return name.encode("cp437").decode("gb18030")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return name
+
+
+def safe_relative(name: str, *, kind: str = "ZIP") -> str:
+    """Normalise an entry name to a safe relative POSIX path or raise a specific error."""
+    raw = name.replace("\\", "/")
+    if "\x00" in raw:
+        raise UnsafeArchiveError(
+            f"entry name contains NUL: {name!r}", target=name, code=f"{kind}_PATH_INVALID"
+        )
+    if raw.startswith("/") or (len(raw) > 1 and raw[1] == ":"):
+        raise UnsafeArchiveError(f"absolute path refused: {name}", target=name, code=f"{kind}_ABSOLUTE_PATH")
+    parts = [p for p in raw.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise UnsafeArchiveError(
+            f"path traversal ('..') refused: {name}", target=name, code=f"{kind}_PATH_TRAVERSAL"
+        )
+    if not parts:
+        raise UnsafeArchiveError(f"empty entry name: {name!r}", target=name, code=f"{kind}_PATH_INVALID")
+    return "/".join(parts)
+
+
+def _write_new_file(
+    dest_root: Path, rel: str, source: BinaryIO, budget: int, *, limit_code: str
+) -> FileFacts:
+    """Copy ``source`` into dest_root/rel (new file, no links followed), hashing; stop past ``budget``."""
+    target = dest_root / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.parent.resolve() != (dest_root.resolve() / PurePosixPath(rel).parent):
+        raise UnsafeArchiveError(
+            f"entry escapes the package folder: {rel}", target=rel, code="ZIP_PATH_TRAVERSAL"
+        )
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    hasher = sm.DualHasher()
+    fd = os.open(target, flags, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        for block in iter(lambda: source.read(CHUNK), b""):
+            hasher.update(block)
+            if hasher.size > budget:
+                raise UnsafeArchiveError(
+                    f"package exceeds the size limit while unpacking {rel}", target=rel, code=limit_code
+                )
+            out.write(block)
+    d = hasher.result()
+    return FileFacts(path=rel, size=d.size, sm3=d.sm3, sha256=d.sha256)
+
+
+def _common_prefix(names: list[str]) -> str:
+    """A ZIP that wraps everything in one folder '<电子文件号>/…' is read as if unwrapped."""
+    if not names or schema.METADATA_FILENAME in names:
+        return ""
+    firsts = {n.split("/", 1)[0] for n in names}
+    if len(firsts) == 1 and all("/" in n for n in names):
+        return firsts.pop() + "/"
+    return ""
+
+
+def receive_zip(zip_path: Path, dest: Path, limits: IntakeLimits = IntakeLimits()) -> ReceivedPackage:
+    """Unpack ``zip_path`` into the empty folder ``dest``. The caller removes ``dest`` on error."""
+    container = sm.sm3_file(str(zip_path))
+    try:
+        zf = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UnsafeArchiveError(
+            f"not a readable ZIP file: {exc}", target=zip_path.name, code="ZIP_CORRUPT"
+        ) from exc
+    with zf:
+        entries: list[tuple[zipfile.ZipInfo, str]] = []
+        seen: set[str] = set()
+        declared_total = 0
+        infos = zf.infolist()
+        if len(infos) > limits.max_entries:
+            raise UnsafeArchiveError(
+                f"{len(infos)} entries, over the limit of {limits.max_entries}",
+                target=zip_path.name,
+                code="ZIP_TOO_MANY_ENTRIES",
+            )
+        for info in infos:
+            name = _decode_name(info)
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise UnsafeArchiveError(f"symbolic link entry refused: {name}", target=name, code="ZIP_LINK")
+            rel = safe_relative(name)
+            if info.is_dir():
+                continue
+            if info.flag_bits & _ZIP_FLAG_ENCRYPTED:
+                raise UnsafeArchiveError(
+                    f"encrypted entry refused: {name}; the rules require decrypting files before archiving",
+                    target=name,
+                    code="ZIP_ENCRYPTED",
+                )
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise UnsafeArchiveError(
+                    f"compression method {info.compress_type} refused for {name}: only stored and deflate",
+                    target=name,
+                    code="ZIP_UNSUPPORTED_COMPRESSION",
+                )
+            if rel.casefold() in seen:
+                raise UnsafeArchiveError(f"duplicate entry: {name}", target=name, code="ZIP_DUPLICATE_ENTRY")
+            seen.add(rel.casefold())
+            if info.file_size > limits.ratio_floor_bytes and info.file_size > limits.max_ratio * max(
+                info.compress_size, 1
+            ):
+                ratio = info.file_size / max(info.compress_size, 1)
+                raise UnsafeArchiveError(
+                    f"compression ratio {ratio:.0f}:1 of {name} exceeds {limits.max_ratio:.0f}:1 (zip bomb?)",
+                    target=name,
+                    code="ZIP_BOMB",
+                )
+            declared_total += info.file_size
+            entries.append((info, rel))
+        if declared_total > limits.max_total_bytes:
+            raise UnsafeArchiveError(
+                f"unpacked size {declared_total} bytes exceeds the limit of {limits.max_total_bytes}",
+                target=zip_path.name,
+                code="ZIP_TOO_LARGE",
+            )
+        prefix = _common_prefix([rel for _, rel in entries])
+        received = ReceivedPackage(root=dest, source_name=zip_path.name, container_sm3=container)
+        budget = limits.max_total_bytes
+        for info, rel in entries:
+            rel = rel[len(prefix) :]
+            try:
+                with zf.open(info) as src:
+                    facts = _write_new_file(dest, rel, src, budget, limit_code="ZIP_TOO_LARGE")
+            except (zipfile.BadZipFile, EOFError, OSError) as exc:
+                if isinstance(exc, UnsafeArchiveError):
+                    raise
+                raise UnsafeArchiveError(
+                    f"cannot unpack {rel}: {exc}", target=rel, code="ZIP_CORRUPT"
+                ) from exc
+            except (NotImplementedError, RuntimeError) as exc:
+                raise UnsafeArchiveError(
+                    f"cannot unpack {rel}: {exc}", target=rel, code="ZIP_CORRUPT"
+                ) from exc
+            budget -= facts.size
+            received.files[rel] = facts
+    return received
+
+
+def receive_folder(folder: Path, dest: Path, limits: IntakeLimits = IntakeLimits()) -> ReceivedPackage:
+    """Copy a package folder into the empty folder ``dest`` (no links, no special files)."""
+    received = ReceivedPackage(root=dest, source_name=folder.name)
+    budget = limits.max_total_bytes
+    count = 0
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames.sort()
+        for d in dirnames:
+            if os.path.islink(os.path.join(dirpath, d)):
+                rel = os.path.relpath(os.path.join(dirpath, d), folder)
+                raise UnsafeArchiveError(f"symbolic link refused: {rel}", target=rel, code="PACKAGE_LINK")
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            rel = safe_relative(os.path.relpath(full, folder), kind="PACKAGE")
+            st = os.lstat(full)
+            if stat.S_ISLNK(st.st_mode):
+                raise UnsafeArchiveError(f"symbolic link refused: {rel}", target=rel, code="PACKAGE_LINK")
+            if not stat.S_ISREG(st.st_mode):
+                raise UnsafeArchiveError(
+                    f"not a regular file: {rel}", target=rel, code="PACKAGE_SPECIAL_FILE"
+                )
+            count += 1
+            if count > limits.max_entries:
+                raise UnsafeArchiveError(
+                    f"more than {limits.max_entries} files",
+                    target=folder.name,
+                    code="PACKAGE_TOO_MANY_ENTRIES",
+                )
+            with open(full, "rb") as src:
+                facts = _write_new_file(dest, rel, src, budget, limit_code="PACKAGE_TOO_LARGE")
+            budget -= facts.size
+            received.files[rel] = facts
+    return received

@@ -1,0 +1,78 @@
+"""XML Schemas of the case package's metadata file and the batch manifest.
+
+The ``.xsd`` files are generated from ``schema.py`` by ``python -m dangan.core.package.xsd.generate``.
+They check structure and value types only; presence of required items is left to the archiving
+checks (GD-2-3/GD-2-4), which name what is missing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from functools import cache
+from importlib import resources
+from typing import Protocol, cast
+
+from lxml import etree
+
+from dangan.core import xmlsafe
+from dangan.core.errors import MetadataError
+from dangan.core.package import schema as s
+
+CASE_XSD = f"dangan-case-{s.FORMAT_VERSION}.xsd"
+BATCH_XSD = f"dangan-batch-{s.FORMAT_VERSION}.xsd"
+
+
+class _LogEntry(Protocol):
+    """What we read from an lxml error-log entry (lxml-stubs leave _ErrorLog untyped)."""
+
+    line: int
+    message: str
+
+
+# An XMLSchema keeps its error_log on the object, so validations through one instance are serialised.
+_lock = threading.Lock()
+
+
+def _load(name: str) -> etree.XMLSchema:
+    data = resources.files(__name__).joinpath(name).read_bytes()
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    return etree.XMLSchema(etree.fromstring(data, parser=parser))
+
+
+@cache
+def case_schema() -> etree.XMLSchema:
+    """The XSD of 基本信息元数据.xml (root 归档信息包)."""
+    return _load(CASE_XSD)
+
+
+@cache
+def batch_schema() -> etree.XMLSchema:
+    """The XSD of 批次清单.xml (root 批次清单)."""
+    return _load(BATCH_XSD)
+
+
+def _validate(xsd: etree.XMLSchema, data: bytes, name: str) -> list[str]:
+    try:
+        # Safe parse: no DTD, no entities, no network, bounded size and depth.
+        root = xmlsafe.parse(data, name=name)
+    except MetadataError as exc:
+        return [exc.message]
+    with _lock:
+        if xsd.validate(root):
+            return []
+        entries = cast("Iterable[_LogEntry]", xsd.error_log)
+        return [f"line {err.line}: {err.message}" for err in entries]
+
+
+def validate_case_xml(data: bytes) -> list[str]:
+    """Validate a metadata file against the case XSD. Readable messages with line numbers; [] when valid."""
+    return _validate(case_schema(), data, s.METADATA_FILENAME)
+
+
+def validate_batch_xml(data: bytes) -> list[str]:
+    """Validate a batch manifest against the batch XSD. Readable messages with line numbers; [] when valid."""
+    return _validate(batch_schema(), data, s.BATCH_MANIFEST_FILENAME)
+
+
+__all__ = ["batch_schema", "case_schema", "validate_batch_xml", "validate_case_xml"]

@@ -1,0 +1,84 @@
+"""Intake API: a source system uploads a package ZIP and later reads the outcome at the status URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import parsers, serializers, status
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dangan.accounts.roles import Actor, Perm
+from dangan.catalog.auth import SourceSystemPrincipal
+from dangan.ingest import services
+from dangan.ingest.models import Submission
+
+
+def request_actor(request: Request) -> Actor:
+    ip = request.META.get("REMOTE_ADDR", "")
+    if isinstance(request.user, SourceSystemPrincipal):
+        system = request.user.system
+        return Actor.source_system(system.pk, system.code, ip)
+    return Actor.from_user(request.user, ip)
+
+
+class SubmissionSerializer(serializers.ModelSerializer[Submission]):
+    status_url = serializers.SerializerMethodField()
+    record = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Submission
+        fields = [
+            "id", "status", "package_name", "file_number", "content_digest", "errors",
+            "received_at", "finished_at", "status_url", "record", "report",
+        ]  # fmt: skip
+
+    def get_status_url(self, obj: Submission) -> str:
+        request = self.context.get("request")
+        path = f"/api/v1/submissions/{obj.id}"
+        return request.build_absolute_uri(path) if request else path
+
+    def get_record(self, obj: Submission) -> dict[str, Any] | None:
+        if obj.record is None:
+            return None
+        return {"id": obj.record.pk, "status": obj.record.status, "archival_code": obj.record.archival_code}
+
+
+class CaseUploadView(APIView):
+    parser_classes = [parsers.MultiPartParser]
+
+    @extend_schema(
+        request=inline_serializer("CaseUpload", {"package": serializers.FileField()}),
+        responses={202: SubmissionSerializer, 400: OpenApiResponse(description="no package file")},
+        summary="Send a case package (ZIP); answered 202 with a status URL",
+    )
+    def post(self, request: Request) -> Response:
+        actor = request_actor(request)
+        if not actor.can(Perm.INGEST):
+            raise PermissionDenied("this account may not send cases")
+        upload = request.FILES.get("package")
+        if upload is None:
+            raise ValidationError({"package": "attach the package ZIP as multipart field 'package'"})
+        source = request.user.system if isinstance(request.user, SourceSystemPrincipal) else None
+        sub = services.receive_upload(actor, upload, filename=upload.name or "package.zip", source=source)
+        data = SubmissionSerializer(sub, context={"request": request}).data
+        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["status_url"]})
+
+
+class SubmissionView(APIView):
+    @extend_schema(responses={200: SubmissionSerializer}, summary="Outcome and check report of a submission")
+    def get(self, request: Request, pk: str) -> Response:
+        actor = request_actor(request)
+        sub = Submission.objects.select_related("record").filter(pk=pk).first()
+        if sub is None:
+            raise NotFound("no such submission")
+        # A source system sees only its own submissions; staff need the view permission.
+        if actor.kind == "source_system":
+            if sub.source_system_id != actor.source_system_id:
+                raise NotFound("no such submission")
+        elif not actor.can(Perm.VIEW_SUBMISSIONS):
+            raise PermissionDenied()
+        return Response(SubmissionSerializer(sub, context={"request": request}).data)

@@ -1,0 +1,406 @@
+"""Intake use-cases: receive a package, check it, and file it in the pre-archive library (预归档库).
+
+The one path every case takes (DESIGN.md "Data flow"): quarantine → safe unpack with hashing →
+metadata → archiving-stage checks → rejected (with a report) | duplicate | accepted. Nothing reaches
+the blob store or the database as a record until the package has passed, so a rejected package
+leaves no record, no blob and no archival code behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from dangan import jobs
+from dangan.accounts.roles import Actor, Perm, require
+from dangan.archive.models import Record, RecordFile
+from dangan.audit import events
+from dangan.catalog.models import Fonds, ServiceItem, SourceSystem
+from dangan.core.checks.runner import build_context, run_profile
+from dangan.core.errors import DanganError, PackageError
+from dangan.core.package import schema
+from dangan.core.package.intake import IntakeLimits, ReceivedPackage, receive_folder, receive_zip
+from dangan.core.package.metadata import parse_batch_manifest
+from dangan.core.package.model import BatchManifest, BatchPackageEntry, CasePackage, ScopeItem
+from dangan.ingest.models import Submission
+from dangan.ingest.states import FINAL, SUBMISSION, SubmissionStatus
+from dangan.storage.blobstore import default_store
+
+log = logging.getLogger(__name__)
+UPLOAD_NAME = "upload.zip"
+
+
+def limits() -> IntakeLimits:
+    return IntakeLimits(
+        max_total_bytes=settings.MAX_PACKAGE_BYTES,
+        max_entries=settings.MAX_PACKAGE_ENTRIES,
+        max_ratio=settings.MAX_COMPRESSION_RATIO,
+    )
+
+
+def quarantine_dir(submission: Submission) -> Path:
+    return Path(settings.QUARANTINE_DIR) / str(submission.id)
+
+
+def _advance(sub: Submission, target: SubmissionStatus) -> None:
+    SUBMISSION.transition(SubmissionStatus(sub.status), target)
+    sub.status = target
+    if target in FINAL:
+        sub.finished_at = timezone.now()
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points
+
+
+def receive_upload(
+    actor: Actor, stream: BinaryIO, *, filename: str, source: SourceSystem | None
+) -> Submission:
+    """API upload: stream the ZIP into quarantine, record the submission, check it in the background."""
+    require(actor, Perm.INGEST)
+    sub = Submission(
+        channel="api",
+        source_system=source,
+        submitted_by=actor.name,
+        package_name=Path(filename or "package.zip").name[:255],
+    )
+    qdir = quarantine_dir(sub)
+    qdir.mkdir(parents=True)
+    try:
+        with open(qdir / UPLOAD_NAME, "xb") as out:
+            shutil.copyfileobj(stream, out, 1024 * 1024)
+        with transaction.atomic():
+            sub.save(force_insert=True)
+            events.case_received(actor, sub.id, package=sub.package_name, channel=sub.channel)
+            transaction.on_commit(lambda: jobs.submit(process_upload, str(sub.id)))
+    except BaseException:
+        shutil.rmtree(qdir, ignore_errors=True)
+        raise
+    return sub
+
+
+def process_upload(submission_id: str) -> None:
+    """Job: check an uploaded package. Safe to run again after a crash (it resumes from RECEIVED)."""
+    sub = Submission.objects.get(pk=submission_id)
+    if sub.status in FINAL:
+        return
+    if sub.status == SubmissionStatus.CHECKING:
+        _advance(sub, SubmissionStatus.RECEIVED)
+    qdir = quarantine_dir(sub)
+    upload = qdir / UPLOAD_NAME
+    actor = _actor_for(sub)
+    unpacked = qdir / "package"
+    shutil.rmtree(unpacked, ignore_errors=True)
+    if not upload.exists():
+        _reject(
+            sub, actor, [{"code": "UPLOAD_MISSING", "message": "the uploaded file is gone from quarantine"}]
+        )
+        return
+    _check_and_file(sub, actor, lambda: receive_zip(upload, _fresh(unpacked), limits()), cleanup=qdir)
+
+
+def ingest_path(
+    actor: Actor, path: Path, *, batch: str = "", batch_entry: BatchPackageEntry | None = None
+) -> Submission:
+    """CLI/batch: take in one package folder or ZIP synchronously."""
+    require(actor, Perm.INGEST)
+    sub = Submission.objects.create(
+        channel="cli", submitted_by=actor.name, package_name=path.name[:255], batch=batch
+    )
+    events.case_received(actor, sub.id, package=str(path), channel="cli")
+    qdir = quarantine_dir(sub)
+    qdir.mkdir(parents=True)
+    target = qdir / "package"
+
+    def receive() -> ReceivedPackage:
+        if path.is_dir():
+            return receive_folder(path, _fresh(target), limits())
+        return receive_zip(path, _fresh(target), limits())
+
+    _check_and_file(sub, actor, receive, cleanup=qdir, batch_entry=batch_entry)
+    return sub
+
+
+@dataclasses.dataclass
+class PackageSource:
+    path: Path
+    batch: str = ""
+    entry: BatchPackageEntry | None = None
+
+
+def expand_paths(paths: list[Path]) -> tuple[list[PackageSource], list[dict[str, str]]]:
+    """Turn CLI arguments into packages: a package folder, a ZIP, or a batch folder of packages.
+
+    Returns (packages, errors) where errors are paths that are none of these.
+    """
+    out: list[PackageSource] = []
+    errors: list[dict[str, str]] = []
+    for p in paths:
+        if p.is_file() or (p.is_dir() and (p / schema.METADATA_FILENAME).exists()):
+            out.append(PackageSource(p))
+        elif p.is_dir():
+            manifest = _read_batch_manifest(p)
+            entries = {e.name: e for e in manifest.packages if e.name} if manifest else {}
+            batch = (manifest.batch_number or p.name) if manifest else p.name
+            children = sorted(c for c in p.iterdir() if c.is_dir() or c.suffix.lower() == ".zip")
+            if not children:
+                errors.append({"code": "NOT_A_PACKAGE", "message": f"{p} holds no package", "target": str(p)})
+            for child in children:
+                out.append(PackageSource(child, batch=batch, entry=entries.get(child.name)))
+        else:
+            errors.append({"code": "NOT_FOUND", "message": f"{p} does not exist", "target": str(p)})
+    return out, errors
+
+
+def _read_batch_manifest(folder: Path) -> BatchManifest | None:
+    path = folder / schema.BATCH_MANIFEST_FILENAME
+    if not path.exists():
+        return None
+    try:
+        return parse_batch_manifest(path.read_bytes())
+    except DanganError:
+        log.warning("unreadable batch manifest %s", path)
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The pipeline
+
+
+def _fresh(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=False)
+    return path
+
+
+def _actor_for(sub: Submission) -> Actor:
+    if sub.source_system_id is not None:
+        return Actor.source_system(sub.source_system_id, sub.source_system.code if sub.source_system else "")
+    return Actor.system(sub.submitted_by or "system", frozenset({Perm.INGEST}))
+
+
+def _reject(
+    sub: Submission, actor: Actor, errors: list[dict[str, str]], report: dict[str, Any] | None = None
+) -> None:
+    with transaction.atomic():
+        _advance(sub, SubmissionStatus.REJECTED)
+        sub.errors = errors
+        if report is not None:
+            sub.report = report
+        sub.save()
+        events.case_rejected(actor, sub.id, errors=errors)
+
+
+def _check_and_file(
+    sub: Submission,
+    actor: Actor,
+    receive: Callable[[], ReceivedPackage],
+    *,
+    cleanup: Path,
+    batch_entry: BatchPackageEntry | None = None,
+) -> None:
+    try:
+        try:
+            received = receive()
+        except PackageError as exc:
+            _reject(sub, actor, [exc.as_dict()])
+            return
+        except OSError as exc:  # e.g. disk full while unpacking: nothing was filed
+            _reject(sub, actor, [{"code": "IO_ERROR", "message": f"cannot take the package in: {exc}"}])
+            return
+        with transaction.atomic():
+            _advance(sub, SubmissionStatus.CHECKING)
+            sub.container_sm3 = received.container_sm3
+            sub.content_digest = received.content_digest()
+            sub.save()
+        _run_checks_and_file(sub, actor, received, batch_entry)
+    finally:
+        shutil.rmtree(cleanup, ignore_errors=True)
+
+
+def _resolve_catalogue(pkg: CasePackage | None) -> tuple[ServiceItem | None, list[dict[str, str]]]:
+    if pkg is None:
+        return None, []
+    fonds_code = pkg.case.fonds_code or ""
+    item_code = pkg.config.item_code or ""
+    fonds = Fonds.objects.filter(code=fonds_code).first()
+    if fonds is None:
+        return None, [
+            {
+                "code": "UNKNOWN_FONDS",
+                "message": f"fonds {fonds_code!r} is not registered in this archive",
+                "target": f"{schema.Group.CASE.value}/全宗号",
+            }
+        ]
+    item = ServiceItem.objects.filter(fonds=fonds, code=item_code).first()
+    if item is None:
+        return None, [
+            {
+                "code": "UNKNOWN_SERVICE_ITEM",
+                "message": f"service item {item_code!r} is not configured for fonds {fonds_code}",
+                "target": f"{schema.Group.ARCHIVE_CONFIG.value}/事项编码",
+            }
+        ]
+    return item, []
+
+
+def _run_checks_and_file(
+    sub: Submission, actor: Actor, received: ReceivedPackage, batch_entry: BatchPackageEntry | None
+) -> None:
+    ctx = build_context(received, batch_entry=batch_entry)
+    item, catalogue_errors = _resolve_catalogue(ctx.package)
+    if item is not None and item.scope:
+        ctx.scope = [
+            ScopeItem(code=m["code"], name=m.get("name", ""), required=bool(m.get("required")))
+            for m in item.scope
+        ]
+    report = run_profile(ctx)
+    pkg = ctx.package
+    sub.report = report.to_dict()
+    sub.file_number = (pkg.file_number if pkg else "")[:100]
+    errors = report.errors() + catalogue_errors
+    if item is not None and sub.source_system_id is not None:
+        if not sub.source_system.fonds.filter(pk=item.fonds_id).exists():  # type: ignore[union-attr]
+            errors.append(
+                {
+                    "code": "FONDS_NOT_ALLOWED",
+                    "message": f"source system may not send cases of fonds {item.fonds.code}",
+                    "target": f"{schema.Group.CASE.value}/全宗号",
+                }
+            )
+    if errors or pkg is None or item is None:
+        _reject(sub, actor, errors or [{"code": "PACKAGE_INVALID", "message": "package could not be read"}])
+        return
+    _file(sub, actor, received, pkg, item)
+
+
+def _file(
+    sub: Submission, actor: Actor, received: ReceivedPackage, pkg: CasePackage, item: ServiceItem
+) -> None:
+    existing = Record.objects.filter(file_number=pkg.file_number).first()
+    if existing is not None:
+        _settle_existing(sub, actor, existing)
+        return
+    store = default_store()
+    for facts in (
+        received.files.values()
+    ):  # blobs first: a crash after this leaves orphans, never a record without bytes
+        store.adopt(received.root / facts.path, facts.sm3)
+    try:
+        with transaction.atomic():
+            record = _create_record(sub, received, pkg, item)
+            _advance(sub, SubmissionStatus.ACCEPTED)
+            sub.record = record
+            sub.errors = []
+            sub.save()
+            events.case_pre_archived(actor, record.pk, file_number=record.file_number, submission_id=sub.id)
+    except IntegrityError:
+        # Another submission of the same 电子文件号 won the race: settle against it.
+        existing = Record.objects.filter(file_number=pkg.file_number).first()
+        if existing is None:
+            raise
+        _settle_existing(sub, actor, existing)
+        return
+    if item.auto_confirm:
+        from dangan.archive import services as archive_services
+
+        rule_actor = Actor.system(f"rule:auto-confirm:{item.code}", frozenset({Perm.CONFIRM}))
+        try:
+            archive_services.confirm(rule_actor, record.pk, rule=f"auto-confirm {item.code}")
+        except DanganError:
+            log.exception("auto-confirm failed for %s; left in the pre-archive library", record.file_number)
+
+
+def _settle_existing(sub: Submission, actor: Actor, existing: Record) -> None:
+    if existing.content_digest == sub.content_digest:
+        with transaction.atomic():
+            _advance(sub, SubmissionStatus.DUPLICATE)
+            sub.record = existing
+            sub.save()
+            events.case_duplicate(actor, sub.id, record_id=existing.pk)
+        return
+    _reject(
+        sub,
+        actor,
+        [
+            {
+                "code": "CONFLICT",
+                "message": f"电子文件号 {existing.file_number} was already received with different content",
+                "target": f"{schema.Group.CASE.value}/电子文件号",
+            }
+        ],
+    )
+
+
+def _dt(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = parse_datetime(value)
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    return parsed
+
+
+def _create_record(sub: Submission, received: ReceivedPackage, pkg: CasePackage, item: ServiceItem) -> Record:
+    completed = _dt(pkg.case.completed_at)
+    retention = pkg.case.retention or pkg.config.retention or item.retention
+    record = Record.objects.create(
+        file_number=pkg.file_number,
+        fonds=item.fonds,
+        service_item=item,
+        title=(pkg.case.title or "")[:500],
+        case_number=(pkg.case.case_number or "")[:100],
+        applicant_name=((pkg.case.applicant.name if pkg.case.applicant else "") or "")[:200],
+        year=(completed or timezone.now()).year,
+        retention=retention,
+        accepted_at=_dt(pkg.case.accepted_at),
+        completed_at=completed,
+        content_digest=sub.content_digest,
+        metadata=dataclasses.asdict(pkg, dict_factory=_json_dict),
+        check_report=sub.report or {},
+        file_count=len(received.content_files),
+        byte_total=sum(f.size for f in received.content_files.values()),
+    )
+    declared = {e.path: e for e in pkg.files if e.path}
+    RecordFile.objects.bulk_create(
+        [
+            RecordFile(
+                record=record,
+                path=facts.path,
+                size=facts.size,
+                sm3=facts.sm3,
+                sha256=facts.sha256,
+                material_code=(declared[facts.path].material_code or "") if facts.path in declared else "",
+                category=(declared[facts.path].category or "") if facts.path in declared else "",
+                name=(declared[facts.path].standard_name or "") if facts.path in declared else "元数据",
+                format=(declared[facts.path].format or "") if facts.path in declared else "XML",
+            )
+            for facts in received.files.values()
+        ]
+    )
+    return record
+
+
+def _json_dict(items: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {k: (sorted(v) if isinstance(v, set) else v) for k, v in items}
+
+
+def resume_pending() -> int:
+    """After a restart: re-run uploads that were received but not finished. Returns how many."""
+    pending = Submission.objects.filter(
+        channel="api", status__in=[SubmissionStatus.RECEIVED, SubmissionStatus.CHECKING]
+    ).values_list("id", flat=True)
+    count = 0
+    for sid in pending:
+        jobs.submit(process_upload, str(sid))
+        count += 1
+    return count

@@ -1,0 +1,135 @@
+"""Local content-addressed blob store: ``blobs/sm3/ab/cd/<sm3 hex>``.
+
+Write-once: a blob is written to a temp file, fsynced, made read-only and renamed into place, and
+the folder is fsynced, so a crash leaves either the whole blob or none. A blob whose address
+already exists is not rewritten. S3-compatible back ends implement the same interface later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from dangan.core import sm
+
+CHUNK = 1024 * 1024
+
+
+class BlobMissing(Exception):
+    def __init__(self, digest: str) -> None:
+        super().__init__(f"blob {digest} is missing from the store")
+        self.digest = digest
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class FileBlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.tmp = self.root / "tmp"
+
+    def path(self, digest: str) -> Path:
+        d = digest.lower()
+        if len(d) != 64 or any(c not in "0123456789abcdef" for c in d):
+            raise ValueError(f"not an SM3 hex digest: {digest!r}")
+        return self.root / "sm3" / d[:2] / d[2:4] / d
+
+    def exists(self, digest: str) -> bool:
+        return self.path(digest).is_file()
+
+    def open(self, digest: str) -> BinaryIO:
+        try:
+            return open(self.path(digest), "rb")
+        except FileNotFoundError:
+            raise BlobMissing(digest) from None
+
+    def size(self, digest: str) -> int:
+        return self.path(digest).stat().st_size
+
+    def _install(self, tmp_path: Path, digest: str) -> None:
+        target = self.path(digest)
+        if target.exists():
+            os.unlink(tmp_path)
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(tmp_path, 0o444)
+        os.replace(tmp_path, target)
+        _fsync_dir(target.parent)
+
+    def put_bytes(self, data: bytes) -> str:
+        digest = sm.sm3_hex(data)
+        if self.exists(digest):
+            return digest
+        with self._temp() as (f, tmp_path):
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        self._install(tmp_path, digest)
+        return digest
+
+    def put_stream(self, stream: BinaryIO) -> sm.StreamDigest:
+        hasher = sm.DualHasher()
+        with self._temp() as (f, tmp_path):
+            for block in iter(lambda: stream.read(CHUNK), b""):
+                hasher.update(block)
+                f.write(block)
+            f.flush()
+            os.fsync(f.fileno())
+        result = hasher.result()
+        self._install(tmp_path, result.sm3)
+        return result
+
+    def adopt(self, path: Path, digest: str) -> None:
+        """Move an already-hashed file (e.g. from quarantine, same file system) into the store.
+
+        The caller vouches for ``digest`` (it was computed while the file was written); the bytes are
+        fsynced here before the rename makes them visible under their address.
+        """
+        if self.exists(digest):
+            return
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        with open(path, "rb+") as f:
+            os.fsync(f.fileno())
+        staged = Path(tempfile.mktemp(dir=self.tmp, prefix="adopt-"))  # noqa: S306 - replaced atomically below
+        try:
+            os.replace(path, staged)
+        except OSError:  # another file system: copy, then install
+            shutil.copyfile(path, staged)
+        self._install(staged, digest)
+
+    @contextlib.contextmanager
+    def _temp(self) -> Iterator[tuple[BinaryIO, Path]]:
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self.tmp, prefix="put-")
+        tmp_path = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                yield f, tmp_path
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_path)
+            raise
+
+    def rehash(self, digest: str) -> str:
+        """SM3 of the stored bytes (fixity audit). Raises BlobMissing."""
+        try:
+            return sm.sm3_file(str(self.path(digest)))
+        except FileNotFoundError:
+            raise BlobMissing(digest) from None
+
+
+def default_store() -> FileBlobStore:
+    from django.conf import settings
+
+    return FileBlobStore(settings.BLOB_DIR)

@@ -1,0 +1,66 @@
+"""Small hand-made case packages for unit tests (the demo generator makes the realistic ones)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dangan.core.package import writer
+from dangan.core.package.model import (
+    Applicant,
+    ArchiveConfig,
+    CaseInfo,
+    CasePackage,
+    FileEntry,
+    ProcessStep,
+    ScopeItem,
+)
+
+
+def make_case(
+    file_number: str = "330899-A101-TEST-2025-D30-000001",
+    *,
+    fonds: str = "T001",
+    item: str = "TEST-ITEM",
+    extra: bytes = b"",
+) -> tuple[CasePackage, dict[str, bytes]]:
+    files = {
+        "申报材料/申请书.pdf": b"%PDF-1.4 application form " + extra,
+        "过程材料/受理通知书.pdf": b"%PDF-1.4 acceptance notice",
+        "结果材料/决定书.pdf": b"%PDF-1.4 decision",
+    }
+    pkg = CasePackage(
+        config=ArchiveConfig(
+            item_code=item, item_name="测试事项", item_version="1", item_type="行政许可",
+            implementing_agency="示范市行政审批服务局", retention="D30",
+            scope=[ScopeItem("A01", "申请书", True), ScopeItem("B01", "受理通知书", True),
+                   ScopeItem("C01", "决定书", True), ScopeItem("A09", "其他材料", False)],
+        ),
+        case=CaseInfo(
+            file_number=file_number, case_number="BJ-2025-0001", title="关于张三测试事项的办件",
+            case_type="承诺件", region_code="330899", fonds_code=fonds, fonds_unit="示范市行政审批服务局",
+            accepting_unit="示范市政务服务中心", accepted_at="2025-03-03T09:15:00",
+            completed_at="2025-03-05T16:40:00", result="准予许可", security_class="非密", retention="D30",
+            applicant=Applicant(name="张三", kind="自然人", id_type="居民身份证", id_number="110101199003071234"),
+        ),
+        steps=[
+            ProcessStep(name="受理", handler="李四", opinion="材料齐全，予以受理", started_at="2025-03-03T09:15:00",
+                        ended_at="2025-03-03T09:30:00"),
+            ProcessStep(name="办结", handler="王五", opinion="准予许可", started_at="2025-03-05T16:00:00",
+                        ended_at="2025-03-05T16:40:00"),
+        ],
+        files=[
+            FileEntry(material_code="A01", category="申报材料", standard_name="申请书", actual_name="申请书.pdf",
+                      path="申报材料/申请书.pdf", format="PDF", created_at="2025-03-03T09:10:00"),
+            FileEntry(material_code="B01", category="过程材料", standard_name="受理通知书", actual_name="受理通知书.pdf",
+                      path="过程材料/受理通知书.pdf", format="PDF"),
+            FileEntry(material_code="C01", category="结果材料", standard_name="决定书", actual_name="决定书.pdf",
+                      path="结果材料/决定书.pdf", format="PDF"),
+        ],
+    )  # fmt: skip
+    writer.complete(pkg, files)
+    return pkg, files
+
+
+def write_case(dest: Path, *, as_zip: bool = False, **kw: object) -> Path:
+    pkg, files = make_case(**kw)  # type: ignore[arg-type]
+    return writer.write_zip(pkg, files, dest) if as_zip else writer.write_folder(pkg, files, dest)
