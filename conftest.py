@@ -1,9 +1,15 @@
-"""Test-wide set-up: an isolated data directory and inline jobs, before Django reads its settings."""
+"""Test-wide fixtures. The environment (data directory, inline jobs) is set by dangan.testing.pytest_env."""
 
-import os
-import tempfile
+import pytest
 
-_home = tempfile.mkdtemp(prefix="dangan-test-")
-os.environ.setdefault("DANGAN_HOME", _home)
-os.environ.setdefault("DANGAN_JOBS_EAGER", "1")
-os.environ.setdefault("DANGAN_INSTANCE_NAME", "dangan-test")
+
+@pytest.fixture(autouse=True)
+def _isolated_storage(request, tmp_path_factory):
+    """Each test gets its own blob store and quarantine, so "nothing left behind" can be asserted."""
+    from django.conf import settings as dj
+
+    root = tmp_path_factory.mktemp("data")
+    saved = (dj.BLOB_DIR, dj.QUARANTINE_DIR)
+    dj.BLOB_DIR, dj.QUARANTINE_DIR = root / "blobs", root / "quarantine"
+    yield
+    dj.BLOB_DIR, dj.QUARANTINE_DIR = saved

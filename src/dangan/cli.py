@@ -116,18 +116,11 @@ def ingest(paths: tuple[Path, ...], as_json: bool, as_user: str | None) -> None:
     sys.exit(1 if any(r["status"] == "rejected" for r in results) else 0)
 
 
-class _Quiet:
-    def __enter__(self) -> _Quiet:
-        return self
+class _Quiet(Progress):
+    """A progress bar that shows nothing (for --json output)."""
 
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def add_task(self, *a: Any, **k: Any) -> int:
-        return 0
-
-    def advance(self, *a: Any) -> None:
-        return None
+    def __init__(self) -> None:
+        super().__init__(console=Console(quiet=True), disable=True)
 
 
 def _ingest_table(results: list[dict[str, Any]]) -> None:
@@ -246,7 +239,7 @@ def verify(as_json: bool) -> None:
         task = progress.add_task("固定性检查 Verifying", total=None)
 
         def step(i: int, total: int) -> None:
-            progress.update(task, completed=i, total=total) if hasattr(progress, "update") else None
+            progress.update(task, completed=i, total=total)
 
         report = services.verify_all(_actor(None), progress=step)
     if as_json:

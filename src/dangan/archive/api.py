@@ -98,7 +98,9 @@ class ReturnView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         try:
             record = services.return_record(
-                request_actor(request), pk, reason=str(request.data.get("reason", ""))
+                request_actor(request),
+                pk,
+                reason=str(request.data.get("reason", "") if isinstance(request.data, dict) else ""),
             )
         except RolePermissionDenied as exc:
             raise PermissionDenied(str(exc)) from exc

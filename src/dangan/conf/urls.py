@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from dangan.archive import api as archive_api
+from dangan.conf.health import healthz
 from dangan.ingest import api as ingest_api
 
 api_v1 = [
@@ -16,6 +17,7 @@ api_v1 = [
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
+    path("healthz", healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

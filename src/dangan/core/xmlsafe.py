@@ -6,6 +6,8 @@ refused outright: our formats never need one, and refusing it closes XXE and bil
 
 from __future__ import annotations
 
+from typing import Any
+
 from lxml import etree
 
 from dangan.core.errors import MetadataError
@@ -39,8 +41,8 @@ def parse(data: bytes, *, name: str = "XML") -> etree._Element:
         raise MetadataError(f"{name} is not well-formed XML: {exc}", target=name) from exc
     except ValueError as exc:  # e.g. undecodable bytes for the declared encoding
         raise MetadataError(f"{name} cannot be decoded: {exc}", target=name) from exc
-    tree = root.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+    docinfo: Any = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
         raise MetadataError(f"{name} declares a DOCTYPE, which is not allowed", target=name)
     if _depth(root) > MAX_DEPTH:
         raise MetadataError(f"{name} nests deeper than {MAX_DEPTH} levels", target=name)

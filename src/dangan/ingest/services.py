@@ -268,15 +268,15 @@ def _run_checks_and_file(
     sub.report = report.to_dict()
     sub.file_number = (pkg.file_number if pkg else "")[:100]
     errors = report.errors() + catalogue_errors
-    if item is not None and sub.source_system_id is not None:
-        if not sub.source_system.fonds.filter(pk=item.fonds_id).exists():  # type: ignore[union-attr]
-            errors.append(
-                {
-                    "code": "FONDS_NOT_ALLOWED",
-                    "message": f"source system may not send cases of fonds {item.fonds.code}",
-                    "target": f"{schema.Group.CASE.value}/全宗号",
-                }
-            )
+    source = sub.source_system
+    if item is not None and source is not None and not source.fonds.filter(pk=item.fonds_id).exists():
+        errors.append(
+            {
+                "code": "FONDS_NOT_ALLOWED",
+                "message": f"source system may not send cases of fonds {item.fonds.code}",
+                "target": f"{schema.Group.CASE.value}/全宗号",
+            }
+        )
     if errors or pkg is None or item is None:
         _reject(sub, actor, errors or [{"code": "PACKAGE_INVALID", "message": "package could not be read"}])
         return

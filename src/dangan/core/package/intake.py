@@ -14,7 +14,7 @@ import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO
 
 from dangan.core import sm
 from dangan.core.errors import UnsafeArchiveError
@@ -98,7 +98,7 @@ def safe_relative(name: str, *, kind: str = "ZIP") -> str:
 
 
 def _write_new_file(
-    dest_root: Path, rel: str, source: BinaryIO, budget: int, *, limit_code: str
+    dest_root: Path, rel: str, source: IO[bytes], budget: int, *, limit_code: str
 ) -> FileFacts:
     """Copy ``source`` into dest_root/rel (new file, no links followed), hashing; stop past ``budget``."""
     target = dest_root / rel

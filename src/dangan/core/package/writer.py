@@ -32,7 +32,9 @@ def complete(pkg: CasePackage, files: Mapping[str, bytes]) -> CasePackage:
         if not entry.format:
             entry.format = PurePosixPath(entry.path).suffix.lstrip(".").upper()
     pkg.declared_file_count = str(len(pkg.files))
-    pkg.declared_byte_total = str(sum(len(files[e.path]) for e in pkg.files if e.path in files))
+    pkg.declared_byte_total = str(
+        sum(len(files[e.path]) for e in pkg.files if e.path is not None and e.path in files)
+    )
     if pkg.case.total_pieces is None:
         pkg.case.total_pieces = str(len(pkg.files))
     return pkg
