@@ -6,6 +6,7 @@ what is missing (it never re-creates the administrator or re-ingests the same de
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -88,7 +89,9 @@ def run(*, cases: int, seed: int, console: Console, progress: Callable[[], Any])
         staging.rename(inbox)
 
     sources, _ = ingest_services.expand_paths([inbox / "batch"])
-    broken, _ = ingest_services.expand_paths([inbox / "broken"])
+    # Broken variants: each is one package, listed in variants.json ("base" is a good one).
+    variants = json.loads((inbox / "broken" / "variants.json").read_text(encoding="utf-8"))
+    broken = [ingest_services.PackageSource(inbox / "broken" / v["path"]) for v in variants]
     counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
     with progress() as bar:
         task = bar.add_task("接收与检测 Ingesting and checking", total=len(sources) + len(broken))
@@ -98,7 +101,7 @@ def run(*, cases: int, seed: int, console: Console, progress: Callable[[], Any])
             bar.advance(task)
     console.print(
         f"接收 accepted {counts['accepted']} · 重复 duplicate {counts['duplicate']} · "
-        f"拒收 rejected {counts['rejected']} (the rejected ones are the deliberately broken demo variants)"
+        f"拒收 rejected {counts['rejected']} (the rejected ones are the demo's deliberately broken packages)"
     )
 
     pending = list(
