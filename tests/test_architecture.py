@@ -39,7 +39,10 @@ def test_views_and_api_do_not_save_models():
     for path in [*SRC.glob("*/api.py"), *SRC.glob("*/views.py")]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                if node.func.attr in {"save", "delete", "create", "update", "bulk_create", "get_or_create"}:
-                    offenders.append(f"{path.relative_to(SRC)}:{node.lineno} .{node.func.attr}()")
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in {"save", "delete", "create", "update", "bulk_create", "get_or_create"}
+            ):
+                offenders.append(f"{path.relative_to(SRC)}:{node.lineno} .{node.func.attr}()")
     assert not offenders, offenders
