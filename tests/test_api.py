@@ -129,3 +129,11 @@ def test_openapi_schema(db):
     resp = APIClient().get("/api/schema/")
     assert resp.status_code == 200
     assert b"/api/v1/cases" in resp.content
+
+
+def test_oversized_upload_is_413(tmp_path, token, settings):
+    settings.MAX_PACKAGE_BYTES = 100
+    client = APIClient()
+    resp = _upload(client, write_case(tmp_path, as_zip=True), token)
+    assert resp.status_code == 413 and resp.json()["code"] == "PACKAGE_TOO_LARGE"
+    assert Submission.objects.count() == 0

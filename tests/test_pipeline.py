@@ -171,3 +171,15 @@ def test_batch_folder_with_manifest(tmp_path, test_catalogue, operator):
     assert results["F-1"].errors[0]["code"] == "GD-1-14"  # digest differs from the batch manifest
     assert results["F-2.zip"].status == "accepted"
     assert Submission.objects.filter(batch="B1").count() == 2
+
+
+def test_returned_case_can_be_sent_again_corrected(tmp_path, test_catalogue, operator, officer_actor):
+    first = ingest.ingest_path(operator, write_case(tmp_path / "a")).record
+    archive.return_record(officer_actor, first.pk, reason="申请书缺少签名")
+    corrected = ingest.ingest_path(operator, write_case(tmp_path / "b", extra=b"signed"))
+    assert corrected.status == "accepted", corrected.errors
+    assert corrected.record_id != first.pk
+    assert Record.objects.filter(file_number=first.file_number).count() == 2
+    # but a third, different copy while the corrected one is live is a conflict
+    third = ingest.ingest_path(operator, write_case(tmp_path / "c", extra=b"other"))
+    assert third.errors[0]["code"] == "CONFLICT"

@@ -360,8 +360,12 @@ def _serve(host: str, port: int, threads: int) -> None:
     if resumed:
         console.print(f"resumed {resumed} unfinished upload(s)")
     console.print(f"[bold green]dangan[/] serving on [link]http://{host}:{port}/[/link]  (Ctrl+C to stop)")
+    from django.conf import settings
+
+    # The server refuses bodies over the package limit (413) before they reach the disk.
+    body_limit = settings.MAX_PACKAGE_BYTES + 1024 * 1024
     waitress_serve(
-        application, host=host, port=port, threads=threads, max_request_body_size=2**40, ident="dangan"
+        application, host=host, port=port, threads=threads, max_request_body_size=body_limit, ident="dangan"
     )
 
 

@@ -7,7 +7,7 @@ from dangan.core.codes import RETENTION_CODES
 class Record(models.Model):
     """One case (办件) in the pre-archive library and, once confirmed, the formal library."""
 
-    file_number = models.CharField("电子文件号", max_length=100, unique=True)
+    file_number = models.CharField("电子文件号", max_length=100, db_index=True)
     fonds = models.ForeignKey("catalog.Fonds", on_delete=models.PROTECT, related_name="records")
     service_item = models.ForeignKey("catalog.ServiceItem", on_delete=models.PROTECT, related_name="records")
     status = models.CharField(max_length=16, choices=list(LABELS.items()), default=RecordStatus.PRE_ARCHIVE)
@@ -34,6 +34,14 @@ class Record(models.Model):
         indexes = [
             models.Index(fields=["status", "-created_at"]),
             models.Index(fields=["fonds", "year", "status"]),
+        ]
+        constraints = [
+            # One live record per 电子文件号; a returned (退回) case may be sent again, corrected.
+            models.UniqueConstraint(
+                fields=["file_number"],
+                condition=~models.Q(status="returned"),
+                name="record_file_number_live_unique",
+            )
         ]
 
     def __str__(self) -> str:

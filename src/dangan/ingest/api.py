@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import parsers, serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -62,6 +63,14 @@ class CaseUploadView(APIView):
         upload = request.FILES.get("package")
         if upload is None:
             raise ValidationError({"package": "attach the package ZIP as multipart field 'package'"})
+        if upload.size is not None and upload.size > settings.MAX_PACKAGE_BYTES:
+            return Response(
+                {
+                    "code": "PACKAGE_TOO_LARGE",
+                    "message": f"package exceeds {settings.MAX_PACKAGE_BYTES} bytes",
+                },
+                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
         source = request.user.system if isinstance(request.user, SourceSystemPrincipal) else None
         sub = services.receive_upload(actor, upload, filename=upload.name or "package.zip", source=source)
         data = SubmissionSerializer(sub, context={"request": request}).data

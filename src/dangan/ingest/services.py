@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import shutil
 from collections.abc import Callable
 from datetime import datetime
@@ -24,6 +25,7 @@ from django.utils.dateparse import parse_datetime
 from dangan import jobs
 from dangan.accounts.roles import Actor, Perm, require
 from dangan.archive.models import Record, RecordFile
+from dangan.archive.states import RecordStatus
 from dangan.audit import events
 from dangan.catalog.models import Fonds, ServiceItem, SourceSystem
 from dangan.core.checks.runner import build_context, run_profile
@@ -77,8 +79,15 @@ def receive_upload(
     qdir = quarantine_dir(sub)
     qdir.mkdir(parents=True)
     try:
-        with open(qdir / UPLOAD_NAME, "xb") as out:
-            shutil.copyfileobj(stream, out, 1024 * 1024)
+        spooled = getattr(stream, "temporary_file_path", None)
+        try:  # Django already spooled it to disk under quarantine/uploads: link it, do not copy
+            if spooled is None:
+                raise OSError("in memory")
+            os.link(spooled(), qdir / UPLOAD_NAME)
+        except OSError:
+            stream.seek(0)
+            with open(qdir / UPLOAD_NAME, "xb") as out:
+                shutil.copyfileobj(stream, out, 1024 * 1024)
         with transaction.atomic():
             sub.save(force_insert=True)
             events.case_received(actor, sub.id, package=sub.package_name, channel=sub.channel)
@@ -286,7 +295,7 @@ def _run_checks_and_file(
 def _file(
     sub: Submission, actor: Actor, received: ReceivedPackage, pkg: CasePackage, item: ServiceItem
 ) -> None:
-    existing = Record.objects.filter(file_number=pkg.file_number).first()
+    existing = _live_record(pkg.file_number)
     if existing is not None:
         _settle_existing(sub, actor, existing)
         return
@@ -305,7 +314,7 @@ def _file(
             events.case_pre_archived(actor, record.pk, file_number=record.file_number, submission_id=sub.id)
     except IntegrityError:
         # Another submission of the same 电子文件号 won the race: settle against it.
-        existing = Record.objects.filter(file_number=pkg.file_number).first()
+        existing = _live_record(pkg.file_number)
         if existing is None:
             raise
         _settle_existing(sub, actor, existing)
@@ -318,6 +327,11 @@ def _file(
             archive_services.confirm(rule_actor, record.pk, rule=f"auto-confirm {item.code}")
         except DanganError:
             log.exception("auto-confirm failed for %s; left in the pre-archive library", record.file_number)
+
+
+def _live_record(file_number: str | None) -> Record | None:
+    """The record currently holding this 电子文件号 (returned cases give it up)."""
+    return Record.objects.exclude(status=RecordStatus.RETURNED).filter(file_number=file_number).first()
 
 
 def _settle_existing(sub: Submission, actor: Actor, existing: Record) -> None:
