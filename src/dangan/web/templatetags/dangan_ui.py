@@ -1,0 +1,89 @@
+"""Small presentation helpers for the web UI: an inline-SVG bar chart (no JavaScript) and lookups."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+_ids = itertools.count(1)
+
+CHART_WIDTH = 640
+LABEL_WIDTH = 210
+VALUE_GAP = 8
+VALUE_WIDTH = 56
+ROW_HEIGHT = 30
+BAR_HEIGHT = 18
+PAD = 6
+LABEL_CHARS = 14
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
+
+
+@register.inclusion_tag("web/_bar_chart.html")
+def bar_chart(rows: list[dict[str, Any]], title: str) -> dict[str, Any]:
+    """A horizontal bar chart of ``rows`` ({"label", "value", "url"}) as accessible inline SVG."""
+    top = max((int(r["value"]) for r in rows), default=0) or 1
+    area = CHART_WIDTH - LABEL_WIDTH - VALUE_GAP - VALUE_WIDTH
+    bars = []
+    for i, r in enumerate(rows):
+        value = int(r["value"])
+        y = PAD + i * ROW_HEIGHT
+        width = max(2.0, round(area * value / top, 1)) if value else 0.0
+        bars.append(
+            {
+                "label": str(r["label"]),
+                "short": _short(str(r["label"])),
+                "value": value,
+                "url": r.get("url", ""),
+                "y": y,
+                "bar_y": y + (ROW_HEIGHT - BAR_HEIGHT) / 2,
+                "text_y": y + ROW_HEIGHT / 2,
+                "width": width,
+                "value_x": LABEL_WIDTH + width + VALUE_GAP,
+            }
+        )
+    return {
+        "chart_id": f"chart-{next(_ids)}",
+        "title": title,
+        "bars": bars,
+        "width": CHART_WIDTH,
+        "height": PAD * 2 + ROW_HEIGHT * len(rows),
+        "label_x": LABEL_WIDTH - VALUE_GAP,
+        "bar_x": LABEL_WIDTH,
+        "bar_height": BAR_HEIGHT,
+    }
+
+
+@register.filter
+def lookup(mapping: dict[Any, Any], key: Any) -> Any:
+    """``{{ labels|lookup:record.status }}``."""
+    try:
+        return mapping[key]
+    except (KeyError, TypeError):
+        return key
+
+
+@register.filter
+def dash(value: Any) -> Any:
+    """Show an absent metadata value (None) as an em dash, an empty one as an empty string."""
+    return "—" if value is None else value
+
+
+@register.simple_tag
+def nav_perms(user: Any) -> dict[str, bool]:
+    """Which navigation entries to show to ``user`` (pages check permissions again)."""
+    from dangan.accounts.roles import Actor, Perm
+
+    if not getattr(user, "is_authenticated", False):
+        return {}
+    actor = Actor.from_user(user)
+    return {
+        "records": actor.can(Perm.VIEW_RECORDS),
+        "submissions": actor.can(Perm.VIEW_SUBMISSIONS),
+    }

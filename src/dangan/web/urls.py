@@ -1,0 +1,25 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from dangan.web import views
+
+app_name = "web"
+
+urlpatterns = [
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", views.dashboard, name="dashboard"),
+    path("prearchive/", views.prearchive, name="prearchive"),
+    path("prearchive/confirm/", views.confirm_selected, name="confirm-selected"),
+    path("records/", views.records, name="records"),
+    path("records/<int:pk>/", views.record, name="record"),
+    path("records/<int:pk>/confirm/", views.confirm, name="confirm"),
+    path("records/<int:pk>/return/", views.return_record, name="return"),
+    path("records/<int:pk>/files/<path:path>", views.record_file, name="record-file"),
+    path("rejected/", views.rejected, name="rejected"),
+    path("submissions/<uuid:pk>/", views.submission, name="submission"),
+]

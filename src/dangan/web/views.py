@@ -1,0 +1,546 @@
+"""Pages of the web UI (Chinese first, English second).
+
+Views read models to show them, and call services for every change of state: confirming and
+returning records, and reading a record's files (which the service audits). Permissions are
+checked here first so that a refusal is a plain 403 page; the services check them again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as HttpForbidden
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Q, QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.http import require_GET, require_POST
+
+from dangan.accounts.roles import Actor, Perm
+from dangan.accounts.roles import PermissionDenied as RolePermissionDenied
+from dangan.archive import services as archive_services
+from dangan.archive.models import Record, RecordFile
+from dangan.archive.states import RecordStatus
+from dangan.core.checks.catalogue import item_for_code
+from dangan.core.checks.model import PROPERTY_ZH
+from dangan.core.codes import RETENTION_CODES, RETENTION_LABELS_EN
+from dangan.core.errors import DanganError
+from dangan.core.package import schema
+from dangan.ingest.models import Submission
+from dangan.ingest.states import SubmissionStatus
+from dangan.web.forms import RecordFilterForm, ReturnForm
+
+PAGE_SIZE = 50
+
+SUBMISSION_LABELS = {
+    SubmissionStatus.RECEIVED: gettext_lazy("Received"),
+    SubmissionStatus.CHECKING: gettext_lazy("Checking"),
+    SubmissionStatus.REJECTED: gettext_lazy("Rejected"),
+    SubmissionStatus.DUPLICATE: gettext_lazy("Duplicate"),
+    SubmissionStatus.ACCEPTED: gettext_lazy("Accepted"),
+}
+RECORD_LABELS = {
+    RecordStatus.PRE_ARCHIVE: gettext_lazy("Pre-archive"),
+    RecordStatus.ARCHIVED: gettext_lazy("Archived"),
+    RecordStatus.RETURNED: gettext_lazy("Returned"),
+}
+OUTCOME_LABELS = {
+    "pass": gettext_lazy("Pass"),
+    "fail": gettext_lazy("Fail"),
+    "warning": gettext_lazy("Warning"),
+    "not_applicable": gettext_lazy("Not applicable"),
+    "not_run": gettext_lazy("Not run"),
+}
+PROPERTY_EN = {
+    "authenticity": "Authenticity",
+    "integrity": "Integrity",
+    "usability": "Usability",
+    "security": "Security",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return Actor.from_user(request.user, request.META.get("REMOTE_ADDR", ""))
+
+
+def _need(actor: Actor, perm: Perm) -> None:
+    if not actor.can(perm):
+        raise HttpForbidden(perm.value)
+
+
+def _can(actor: Actor) -> dict[str, bool]:
+    """What the templates may offer; every action is checked again by its view and service."""
+    return {
+        "view_records": actor.can(Perm.VIEW_RECORDS),
+        "view_submissions": actor.can(Perm.VIEW_SUBMISSIONS),
+        "confirm": actor.can(Perm.CONFIRM),
+        "return": actor.can(Perm.RETURN),
+        "download": actor.can(Perm.DOWNLOAD),
+    }
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _zh() -> bool:
+    return (translation.get_language() or "zh-hans").startswith("zh")
+
+
+def _safe_next(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, DanganError):
+        return f"{exc.code}: {exc.message}"
+    if isinstance(exc, RolePermissionDenied):
+        return f"{exc.code}: {exc}"
+    return str(exc)
+
+
+def retention_text(code: str) -> str:
+    label = RETENTION_CODES.get(code, "") if _zh() else RETENTION_LABELS_EN.get(code, "")
+    return f"{code} {label}".strip()
+
+
+def _page(request: HttpRequest, qs: QuerySet[Any]) -> Page[Any]:
+    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def check_summary(report: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Outcome counts of a check report, for a compact summary (only outcomes that occur)."""
+    counts = (report or {}).get("counts") or {}
+    if not counts:
+        counts = {}
+        for r in (report or {}).get("results", []):
+            counts[r.get("outcome", "")] = counts.get(r.get("outcome", ""), 0) + 1
+    return [
+        {"outcome": o, "label": OUTCOME_LABELS[o], "count": counts[o]}
+        for o in OUTCOME_LABELS
+        if counts.get(o)
+    ]
+
+
+def report_time(report: dict[str, Any] | None) -> datetime | None:
+    value = (report or {}).get("finished_at") or (report or {}).get("started_at") or ""
+    try:
+        return parse_datetime(value) if value else None
+    except ValueError:
+        return None
+
+
+def report_rows(report: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The results of a check report with the catalogue's item names in the active language."""
+    zh = _zh()
+    rows = []
+    for r in (report or {}).get("results", []):
+        item = item_for_code(r.get("code", ""))
+        outcome = r.get("outcome", "")
+        prop = ""
+        if item is not None:
+            prop = PROPERTY_ZH.get(item.prop, item.prop.value) if zh else PROPERTY_EN.get(item.prop.value, "")
+        rows.append(
+            {
+                "code": r.get("code", ""),
+                "name": (item.name_zh if zh else item.name_en) if item else "",
+                "property": prop,
+                "outcome": outcome,
+                "outcome_label": OUTCOME_LABELS.get(outcome, outcome),
+                "target": r.get("target", ""),
+                "message": r.get("message", ""),
+                "blocking": r.get("blocking", True),
+            }
+        )
+    return rows
+
+
+def _archived_message(record: Record) -> SafeString:
+    link = format_html(
+        '<a class="code-link" href="{}">{}</a>', reverse("web:record", args=[record.pk]), record.archival_code
+    )
+    return format_html(
+        _("{file_number} archived with archival code {code}"), file_number=record.file_number, code=link
+    )
+
+
+def _prearchive_row(record: Record) -> dict[str, Any]:
+    return {"record": record, "summary": check_summary(record.check_report)}
+
+
+def _row_response(request: HttpRequest, record_id: int, *, error: str = "", done: str = "") -> HttpResponse:
+    record = Record.objects.select_related("service_item").filter(pk=record_id).first()
+    if record is None:
+        return HttpResponse("")
+    return render(
+        request,
+        "web/_prearchive_row.html",
+        {
+            "row": _prearchive_row(record),
+            "row_error": error,
+            "row_done": done,
+            "can": _can(_actor(request)),
+            "next": reverse("web:prearchive"),
+            "record_labels": RECORD_LABELS,
+        },
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Dashboard
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    ctx: dict[str, Any] = {"can": _can(actor)}
+    if actor.can(Perm.VIEW_SUBMISSIONS):
+        counts = dict(Submission.objects.order_by().values_list("status").annotate(n=Count("id")))
+        sub_links = {SubmissionStatus.REJECTED: reverse("web:rejected")}
+        ctx["submission_cards"] = [
+            {"status": s.value, "label": label, "count": counts.get(s.value, 0), "url": sub_links.get(s, "")}
+            for s, label in SUBMISSION_LABELS.items()
+        ]
+    if actor.can(Perm.VIEW_RECORDS):
+        counts = dict(Record.objects.order_by().values_list("status").annotate(n=Count("id")))
+        record_links = {
+            RecordStatus.PRE_ARCHIVE: reverse("web:prearchive"),
+            RecordStatus.ARCHIVED: reverse("web:records"),
+        }
+        ctx["record_cards"] = [
+            {
+                "status": s.value,
+                "label": label,
+                "count": counts.get(s.value, 0),
+                "url": record_links.get(s, ""),
+            }
+            for s, label in RECORD_LABELS.items()
+        ]
+        archived = Record.objects.filter(status=RecordStatus.ARCHIVED).order_by()
+        records_url = reverse("web:records")
+        ctx["by_item"] = [
+            {
+                "label": row["service_item__name"] or row["service_item__code"],
+                "value": row["n"],
+                "url": f"{records_url}?service_item={row['service_item']}",
+            }
+            for row in archived.values("service_item", "service_item__code", "service_item__name")
+            .annotate(n=Count("id"))
+            .order_by("-n", "service_item__code")
+        ]
+        ctx["by_year"] = [
+            {"label": str(row["year"]), "value": row["n"], "url": f"{records_url}?year={row['year']}"}
+            for row in archived.values("year").annotate(n=Count("id")).order_by("year")
+        ]
+    return render(request, "web/dashboard.html", ctx)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pre-archive library (预归档库)
+
+
+@login_required
+@require_GET
+def prearchive(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    _need(actor, Perm.VIEW_RECORDS)
+    qs = (
+        Record.objects.filter(status=RecordStatus.PRE_ARCHIVE)
+        .select_related("service_item")
+        .order_by("created_at", "id")
+    )
+    page = _page(request, qs)
+    return render(
+        request,
+        "web/prearchive.html",
+        {
+            "can": _can(actor),
+            "page": page,
+            "rows": [_prearchive_row(r) for r in page],
+            "next": request.get_full_path(),
+            "record_labels": RECORD_LABELS,
+        },
+    )
+
+
+@login_required
+@require_POST
+def confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    _need(actor, Perm.CONFIRM)
+    try:
+        record = archive_services.confirm(actor, pk)
+    except (DanganError, RolePermissionDenied) as exc:
+        if _is_htmx(request):
+            return _row_response(request, pk, error=_error_text(exc))
+        messages.error(request, _error_text(exc))
+    else:
+        if _is_htmx(request):
+            return _row_response(request, pk, done="archived")
+        messages.success(request, _archived_message(record))
+    return HttpResponseRedirect(_safe_next(request, reverse("web:prearchive")))
+
+
+@login_required
+@require_POST
+def confirm_selected(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    _need(actor, Perm.CONFIRM)
+    ids: list[int] = []
+    for value in request.POST.getlist("ids"):
+        try:
+            ids.append(int(value))
+        except ValueError:
+            continue
+    if not ids:
+        messages.error(request, _("Select at least one record to confirm."))
+    done: list[Record] = []
+    for record_id in dict.fromkeys(ids):
+        try:
+            done.append(archive_services.confirm(actor, record_id))
+        except (DanganError, RolePermissionDenied) as exc:
+            messages.error(request, _error_text(exc))
+    if done:
+        codes = format_html_join(
+            ", ",
+            '<a class="code-link" href="{}">{}</a>',
+            ((reverse("web:record", args=[r.pk]), r.archival_code) for r in done),
+        )
+        text = ngettext("{count} record archived: {codes}", "{count} records archived: {codes}", len(done))
+        messages.success(request, format_html(text, count=len(done), codes=codes))
+    return HttpResponseRedirect(_safe_next(request, reverse("web:prearchive")))
+
+
+@login_required
+@require_POST
+def return_record(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    _need(actor, Perm.RETURN)
+    form = ReturnForm(request.POST)
+    error = ""
+    if not form.is_valid():
+        error = " ".join(str(e) for e in form.errors.get("reason", [])) or _("Invalid input.")
+    else:
+        try:
+            record = archive_services.return_record(actor, pk, reason=form.cleaned_data["reason"])
+        except (DanganError, RolePermissionDenied) as exc:
+            error = _error_text(exc)
+    if _is_htmx(request):
+        return _row_response(request, pk, error=error, done="" if error else "returned")
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(
+            request,
+            _("{file_number} returned to its sender.").format(file_number=record.file_number),
+        )
+    return HttpResponseRedirect(_safe_next(request, reverse("web:prearchive")))
+
+
+# ---------------------------------------------------------------------------------------------
+# Formal library (正式库) and record page
+
+
+@login_required
+@require_GET
+def records(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    _need(actor, Perm.VIEW_RECORDS)
+    qs = Record.objects.filter(status=RecordStatus.ARCHIVED).select_related("fonds", "service_item")
+    years = list(qs.order_by("-year").values_list("year", flat=True).distinct())
+    form = RecordFilterForm(request.GET or None, years=years, zh=_zh())
+    sort = ""
+    if form.is_bound:
+        form.is_valid()  # keep whatever fields are valid; ignore the rest
+        data = getattr(form, "cleaned_data", {})
+        if data.get("q"):
+            q = data["q"]
+            qs = qs.filter(
+                Q(archival_code__icontains=q) | Q(title__icontains=q) | Q(file_number__icontains=q)
+            )
+        if data.get("fonds"):
+            qs = qs.filter(fonds=data["fonds"])
+        if data.get("year"):
+            qs = qs.filter(year=data["year"])
+        if data.get("service_item"):
+            qs = qs.filter(service_item=data["service_item"])
+        if data.get("retention"):
+            qs = qs.filter(retention=data["retention"])
+        sort = data.get("sort") or ""
+    if sort == "code":
+        qs = qs.order_by("archival_code")
+    elif sort == "-code":
+        qs = qs.order_by("-archival_code")
+    else:
+        qs = qs.order_by("-archived_at", "-id")
+    page = _page(request, qs)
+    return render(
+        request,
+        "web/records.html",
+        {
+            "can": _can(actor),
+            "form": form,
+            "page": page,
+            "sort": sort,
+            "next_sort": "-code" if sort == "code" else "code",
+            "retention_texts": {code: retention_text(code) for code in RETENTION_CODES},
+        },
+    )
+
+
+def _fields(data: dict[str, Any] | None, group: schema.Group, zh: bool) -> list[dict[str, Any]]:
+    data = data or {}
+    return [
+        {"label": e.name if zh else e.name_en, "value": data.get(e.attr)}
+        for e in schema.elements_of(group)
+        if e.attr in data
+    ]
+
+
+def _table(items: list[dict[str, Any]] | None, group: schema.Group, zh: bool) -> dict[str, Any]:
+    elements = schema.elements_of(group)
+    return {
+        "headers": [_("No."), *[(e.name if zh else e.name_en) for e in elements]],
+        "rows": [
+            [i.get("sequence") or str(n), *[i.get(e.attr) for e in elements]]
+            for n, i in enumerate(items or [], 1)
+        ],
+    }
+
+
+def metadata_sections(metadata: dict[str, Any], files: list[RecordFile]) -> dict[str, Any]:
+    """The package metadata grouped as in the package (归档配置信息, 办件基本信息, ...)."""
+    zh = _zh()
+    config = metadata.get("config") or {}
+    case = metadata.get("case") or {}
+    declared = {f.get("path"): f for f in metadata.get("files") or [] if f.get("path")}
+    return {
+        "config": _fields(config, schema.Group.ARCHIVE_CONFIG, zh),
+        "scope": [
+            {"code": s.get("code"), "name": s.get("name"), "required": s.get("required")}
+            for s in config.get("scope") or []
+        ],
+        "case": _fields(case, schema.Group.CASE, zh),
+        "applicant": _fields(case.get("applicant"), schema.Group.APPLICANT, zh),
+        "steps": _table(metadata.get("steps"), schema.Group.STEP, zh),
+        "licenses": _table(metadata.get("licenses"), schema.Group.LICENSE, zh),
+        "files": [
+            {
+                "file": f,
+                "actual_name": actual,
+                "show_actual_name": bool(actual) and actual != PurePosixPath(f.path).name,
+            }
+            for f in files
+            for actual in [(declared.get(f.path) or {}).get("actual_name") or ""]
+        ],
+        "declared_file_count": metadata.get("declared_file_count"),
+        "declared_byte_total": metadata.get("declared_byte_total"),
+        "version": metadata.get("version"),
+    }
+
+
+@login_required
+@require_GET
+def record(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    _need(actor, Perm.VIEW_RECORDS)
+    rec = get_object_or_404(Record.objects.select_related("fonds", "service_item"), pk=pk)
+    files = list(rec.files.all())
+    submissions = list(rec.submissions.order_by("-received_at")) if actor.can(Perm.VIEW_SUBMISSIONS) else []
+    return render(
+        request,
+        "web/record.html",
+        {
+            "can": _can(actor),
+            "record": rec,
+            "status_label": RECORD_LABELS.get(RecordStatus(rec.status), rec.status),
+            "retention": retention_text(rec.retention),
+            "meta": metadata_sections(rec.metadata or {}, files),
+            "report": rec.check_report or {},
+            "report_rows": report_rows(rec.check_report),
+            "report_time": report_time(rec.check_report),
+            "summary": check_summary(rec.check_report),
+            "aips": list(rec.aips.order_by("-version")),
+            "submissions": submissions,
+            "submission_labels": SUBMISSION_LABELS,
+            "next": request.get_full_path(),
+        },
+    )
+
+
+@login_required
+@require_GET
+def record_file(request: HttpRequest, pk: int, path: str) -> FileResponse:
+    actor = _actor(request)
+    _need(actor, Perm.DOWNLOAD)
+    rec = get_object_or_404(Record, pk=pk)
+    try:
+        f, stream = archive_services.open_record_file(actor, rec, path)
+    except RecordFile.DoesNotExist:
+        raise Http404(path) from None
+    except RolePermissionDenied:
+        raise HttpForbidden(Perm.DOWNLOAD.value) from None
+    name = PurePosixPath(f.path).name or "file"
+    response = FileResponse(stream, as_attachment=True, filename=name)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# ---------------------------------------------------------------------------------------------
+# Rejected submissions (拒收)
+
+
+@login_required
+@require_GET
+def rejected(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    _need(actor, Perm.VIEW_SUBMISSIONS)
+    qs = Submission.objects.filter(status=SubmissionStatus.REJECTED).order_by("-received_at")
+    page = _page(request, qs)
+    return render(request, "web/rejected.html", {"can": _can(actor), "page": page})
+
+
+@login_required
+@require_GET
+def submission(request: HttpRequest, pk: UUID) -> HttpResponse:
+    actor = _actor(request)
+    _need(actor, Perm.VIEW_SUBMISSIONS)
+    sub = get_object_or_404(Submission.objects.select_related("source_system", "record"), pk=pk)
+    return render(
+        request,
+        "web/submission.html",
+        {
+            "can": _can(actor),
+            "sub": sub,
+            "status_label": SUBMISSION_LABELS.get(SubmissionStatus(sub.status), sub.status),
+            "report": sub.report or {},
+            "report_rows": report_rows(sub.report),
+            "report_time": report_time(sub.report),
+            "summary": check_summary(sub.report),
+            "can_view_record": actor.can(Perm.VIEW_RECORDS),
+        },
+    )

@@ -1,0 +1,128 @@
+"""End to end in a real browser: log in, confirm a pre-archived case, read its record page.
+
+Drives Debian's Chromium (/usr/bin/chromium) through Playwright's sync API against pytest-django's
+live server. Without Chromium the test is skipped, except under CI (env CI set), where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+RESULTS = Path(__file__).resolve().parents[2] / "test-results"
+PASSWORD = "officer-password-42"
+
+
+@pytest.fixture(autouse=True)
+def _allow_orm_next_to_playwright(monkeypatch):
+    """Playwright's sync API keeps an event loop in this thread; the ORM calls of the test and of
+    the live server are plain synchronous code, so allow them (tests of this module only)."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    message = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def pending_record(transactional_db, settings, tmp_path):
+    """An officer, the demo catalogue and one ingested case of an item without auto-confirm."""
+    from dangan.accounts.roles import Actor, Role
+    from dangan.accounts.services import create_user
+    from dangan.archive.states import RecordStatus
+    from dangan.demo.catalog import SERVICE_ITEMS
+    from dangan.demo.generator import generate
+    from dangan.ingest import services as ingest_services
+    from dangan.quickstart import load_demo_catalogue
+
+    settings.JOBS_EAGER = True
+    create_user("officer", [Role.RECORDS_OFFICER], password=PASSWORD)
+    actor = Actor.system("test")
+    load_demo_catalogue(actor)
+    item = next(i for i in SERVICE_ITEMS if not i.auto_confirm)
+    (package,) = generate(tmp_path / "batch", cases=1, seed=11, items=(item,), batch=False)
+    submission = ingest_services.ingest_path(actor, package)
+    assert submission.status == "accepted", submission.errors
+    record = submission.record
+    assert record.status == RecordStatus.PRE_ARCHIVE
+    return record
+
+
+@pytest.mark.browser
+def test_officer_confirms_a_case_and_reads_its_record(live_server, pending_record):
+    require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    record = pending_record
+    RESULTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+            page.set_default_timeout(15_000)
+
+            page.goto(f"{live_server.url}/prearchive/")
+            expect(page).to_have_url(re.compile(r"/login/\?next=/prearchive/$"))
+            page.get_by_label("用户名").fill("officer")
+            page.get_by_label("密码").fill(PASSWORD)
+            page.get_by_role("button", name="登录").click()
+            expect(page).to_have_url(f"{live_server.url}/prearchive/")
+            expect(page.get_by_role("heading", level=1)).to_have_text("预归档库")
+
+            row = page.locator(f"#rec-{record.pk}")
+            expect(row).to_contain_text(record.file_number)
+            page.screenshot(path=str(RESULTS / "ui-prearchive.png"), full_page=True)
+            row.get_by_role("button", name="确认归档").click()
+
+            # With htmx the row turns into the archived row; without JS the success message links it.
+            code_link = page.locator("a.code-link").first
+            expect(code_link).to_be_visible()
+            code = code_link.inner_text().strip()
+            assert code
+            page.screenshot(path=str(RESULTS / "ui-prearchive-confirmed.png"), full_page=True)
+            code_link.click()
+
+            expect(page).to_have_url(f"{live_server.url}/records/{record.pk}/")
+            expect(page.locator("h1.archival-code")).to_have_text(code)
+            files = page.locator("table.files tr.file-row")
+            expect(files.first).to_be_visible()
+            assert files.count() >= 1
+            expect(page.locator("#report")).to_contain_text("固化信息有效性检测")
+            page.screenshot(path=str(RESULTS / "ui-record.png"), full_page=True)
+
+            page.goto(f"{live_server.url}/")
+            expect(page.locator("svg.bar-chart").first).to_be_visible()
+            page.screenshot(path=str(RESULTS / "ui-dashboard.png"), full_page=True)
+
+            # The language switch in the header turns the UI to English (and back).
+            page.get_by_role("button", name="English").click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("Overview")
+            page.goto(f"{live_server.url}/records/{record.pk}/")
+            expect(page.locator("#files-heading")).to_have_text("Files")
+            page.screenshot(path=str(RESULTS / "ui-record-en.png"))
+            page.get_by_role("button", name="中文").click()
+            expect(page.locator("#files-heading")).to_have_text("文件信息")
+        finally:
+            browser.close()
+
+    record.refresh_from_db()
+    assert record.status == "archived"
+    assert record.archival_code == code
