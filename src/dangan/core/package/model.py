@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass
+@dataclass(frozen=True)
 class ScopeItem:
     """One material in the archiving scope (归档范围)."""
 
@@ -153,6 +153,8 @@ class BatchPackageEntry:
     size: str | None = None
     digest_algorithm: str | None = None
     digest: str | None = None
+    archived_at: str | None = None
+    archival_code: str | None = None
 
 
 @dataclass

@@ -159,6 +159,8 @@ BATCH_PACKAGE_FIELDS: dict[str, str] = {
     "size": "大小",
     "digest_algorithm": "摘要算法",
     "digest": "数字摘要",
+    "archived_at": "归档时间",
+    "archival_code": "档号",
 }
 
 

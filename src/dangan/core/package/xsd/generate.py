@@ -155,6 +155,8 @@ BATCH_PACKAGE_FIELD_TYPES: dict[str, BatchField] = {
     "size": BatchField("Package size (bytes)", s.Kind.INT, 15),
     "digest_algorithm": BatchField("Digest algorithm", s.Kind.CODE, 16),
     "digest": BatchField("Digest of the package file", s.Kind.DIGEST, 128),
+    "archived_at": BatchField("Archived at (sender)", s.Kind.DATETIME, 32),
+    "archival_code": BatchField("Archival code, when the sender already holds one", s.Kind.CODE, 100),
 }
 
 
