@@ -28,6 +28,7 @@ from tongsuopy.crypto.exceptions import InternalError as _InternalError
 from tongsuopy.crypto.exceptions import InvalidSignature as _InvalidSignature
 
 from dangan.core.errors import SignatureError
+from dangan.core.fsutil import fsync_dir
 
 SM3_OID = "1.2.156.10197.1.401"
 CHUNK = 1024 * 1024
@@ -288,15 +289,6 @@ def certificate_der_from_pem(data: bytes) -> bytes:
     return bytes(der)
 
 
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _write_new(path: Path, data: bytes, mode: int) -> None:
     """Create ``path`` exclusively with ``mode`` (never wider, whatever the umask) and fsync it."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
@@ -382,7 +374,7 @@ class InstanceKey:
             if _publish(tmp_key, key_path):
                 # We own the key: our certificate is the one that belongs to it (replaces a stale one).
                 os.replace(tmp_cert, cert_path)
-            _fsync_dir(directory)
+            fsync_dir(directory)
         finally:
             for tmp in (tmp_key, tmp_cert):
                 with contextlib.suppress(FileNotFoundError):
@@ -433,7 +425,7 @@ class InstanceKey:
                 tmp = cert_path.with_name(f".{cls.CERT_NAME}.{secrets.token_hex(8)}.tmp")
                 _write_new(tmp, certificate_pem(new_der), 0o644)
                 _publish(tmp, cert_path)
-                _fsync_dir(cert_path.parent)
+                fsync_dir(cert_path.parent)
                 continue
             time.sleep(0.05)
         return cls(key_path, cert_path, key, cert_der)

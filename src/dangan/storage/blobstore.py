@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from dangan.core import sm
+from dangan.core.fsutil import fsync_dir
 
 CHUNK = 1024 * 1024
 
@@ -24,14 +25,6 @@ class BlobMissing(Exception):
     def __init__(self, digest: str) -> None:
         super().__init__(f"blob {digest} is missing from the store")
         self.digest = digest
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class FileBlobStore:
@@ -65,7 +58,7 @@ class FileBlobStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(tmp_path, 0o444)
         os.replace(tmp_path, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
 
     def put_bytes(self, data: bytes) -> str:
         digest = sm.sm3_hex(data)

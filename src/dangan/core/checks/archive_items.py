@@ -304,50 +304,38 @@ def _declared_int(value: str | None) -> int | None:
         return None
 
 
+def _check_declared_total(
+    ctx: PackageContext, code: str, stage: Stage, *, attr: str, declared: str | None, actual: int, unit: str
+) -> list[CheckResult]:
+    """Compare a total the package declares on 文件信息 (registration) with what was received."""
+    target = f"{s.Group.FILES.value}/@{attr}"
+    value = _declared_int(declared)
+    if value is None:
+        return [_r(code, stage, Outcome.FAIL, target, f"@{attr} is missing or not an integer")]
+    if value != actual:
+        return [
+            _r(code, stage, Outcome.FAIL, target, f"{actual} {unit} in the package, {attr} declares {value}",
+               declared=value, actual=actual)
+        ]  # fmt: skip
+    return [_r(code, stage, Outcome.PASS, target, f"{actual} {unit}, as declared")]
+
+
 def check_file_count(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
     if ctx.package is None:
         return _no_metadata(code, stage)
-    target = f"{s.Group.FILES.value}/@{s.FILES_COUNT_ATTR}"
-    declared = _declared_int(ctx.package.declared_file_count)
-    actual = len(ctx.received.content_files)
-    if declared is None:
-        return [_r(code, stage, Outcome.FAIL, target, f"@{s.FILES_COUNT_ATTR} is missing or not an integer")]
-    if declared != actual:
-        return [
-            _r(
-                code,
-                stage,
-                Outcome.FAIL,
-                target,
-                f"{actual} files in the package, {s.FILES_COUNT_ATTR} declares {declared}",
-                declared=declared,
-                actual=actual,
-            )
-        ]
-    return [_r(code, stage, Outcome.PASS, target, f"{actual} files, as declared")]
+    return _check_declared_total(
+        ctx, code, stage, attr=s.FILES_COUNT_ATTR, declared=ctx.package.declared_file_count,
+        actual=len(ctx.received.content_files), unit="files",
+    )  # fmt: skip
 
 
 def check_byte_total(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
     if ctx.package is None:
         return _no_metadata(code, stage)
-    target = f"{s.Group.FILES.value}/@{s.FILES_BYTES_ATTR}"
-    declared = _declared_int(ctx.package.declared_byte_total)
-    actual = sum(f.size for f in ctx.received.content_files.values())
-    if declared is None:
-        return [_r(code, stage, Outcome.FAIL, target, f"@{s.FILES_BYTES_ATTR} is missing or not an integer")]
-    if declared != actual:
-        return [
-            _r(
-                code,
-                stage,
-                Outcome.FAIL,
-                target,
-                f"{actual} bytes in the package, {s.FILES_BYTES_ATTR} declares {declared}",
-                declared=declared,
-                actual=actual,
-            )
-        ]
-    return [_r(code, stage, Outcome.PASS, target, f"{actual} bytes, as declared")]
+    return _check_declared_total(
+        ctx, code, stage, attr=s.FILES_BYTES_ATTR, declared=ctx.package.declared_byte_total,
+        actual=sum(f.size for f in ctx.received.content_files.values()), unit="bytes",
+    )  # fmt: skip
 
 
 def check_scope(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:

@@ -23,7 +23,6 @@ returns only the tag files' bytes; :func:`materialize` writes a bag folder from 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
@@ -39,6 +38,7 @@ from typing import BinaryIO
 from dangan import __version__
 from dangan.core import sm
 from dangan.core.errors import IntegrityError, PackageError, SignatureError
+from dangan.core.fsutil import fsync_dir
 from dangan.core.sm import InstanceKey
 
 BAGIT_TXT = "bagit.txt"
@@ -318,15 +318,6 @@ def build_bag(
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def materialize(files: Sequence[BagFile], open_payload: Callable[[BagFile], BinaryIO], dest: Path) -> Path:
     """Write the bag to the new folder ``dest`` and return it.
 
@@ -376,9 +367,9 @@ def materialize(files: Sequence[BagFile], open_payload: Callable[[BagFile], Bina
                 out.flush()
                 os.fsync(out.fileno())
         for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
-            _fsync_dir(folder)
+            fsync_dir(folder)
         os.rename(partial, dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

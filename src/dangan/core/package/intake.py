@@ -88,6 +88,8 @@ def safe_relative(name: str, *, kind: str = "ZIP") -> str:
     if raw.startswith("/") or (len(raw) > 1 and raw[1] == ":"):
         raise UnsafeArchiveError(f"absolute path refused: {name}", target=name, code=f"{kind}_ABSOLUTE_PATH")
     parts = [p for p in raw.split("/") if p not in ("", ".")]
+    if parts and len(parts[0]) > 1 and parts[0][1] == ":":  # e.g. "./C:/x" is still a Windows drive path
+        raise UnsafeArchiveError(f"absolute path refused: {name}", target=name, code=f"{kind}_ABSOLUTE_PATH")
     if ".." in parts:
         raise UnsafeArchiveError(
             f"path traversal ('..') refused: {name}", target=name, code=f"{kind}_PATH_TRAVERSAL"
