@@ -1,0 +1,82 @@
+"""Catalogue administration. Saves go through the catalogue services, so they are validated and audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+
+from dangan.accounts.roles import Actor
+from dangan.catalog import services
+from dangan.catalog.models import Fonds, ServiceItem, SourceSystem
+from dangan.core.codes import CodePattern
+from dangan.core.errors import DanganError
+
+
+class FondsForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Fonds
+        fields = ["code", "name", "region_code", "archival_code_pattern"]
+
+    def clean_archival_code_pattern(self) -> str:
+        pattern = str(self.cleaned_data["archival_code_pattern"])
+        try:
+            CodePattern.parse(pattern)
+        except DanganError as exc:
+            raise ValidationError(exc.message) from exc
+        return pattern
+
+
+@admin.register(Fonds)
+class FondsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = FondsForm
+    list_display = ["code", "name", "region_code", "archival_code_pattern"]
+    search_fields = ["code", "name"]
+
+    def save_model(self, request: HttpRequest, obj: Fonds, form: Any, change: bool) -> None:
+        saved = services.upsert_fonds(
+            Actor.from_user(request.user), code=obj.code, name=obj.name, region_code=obj.region_code,
+            pattern=obj.archival_code_pattern,
+        )  # fmt: skip
+        obj.pk = saved.pk
+
+    def has_delete_permission(self, request: HttpRequest, obj: Fonds | None = None) -> bool:
+        return False  # fonds with records are never deleted
+
+
+@admin.register(ServiceItem)
+class ServiceItemAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["code", "name", "fonds", "retention", "category_code", "class_code", "auto_confirm"]
+    list_filter = ["fonds", "retention", "auto_confirm"]
+    search_fields = ["code", "name"]
+
+    def save_model(self, request: HttpRequest, obj: ServiceItem, form: Any, change: bool) -> None:
+        fields = {f: getattr(obj, f) for f in form.cleaned_data if f not in ("fonds", "code")}
+        saved = services.upsert_service_item(
+            Actor.from_user(request.user), obj.fonds, code=obj.code, **fields
+        )
+        obj.pk = saved.pk
+
+    def has_delete_permission(self, request: HttpRequest, obj: ServiceItem | None = None) -> bool:
+        return False
+
+
+@admin.register(SourceSystem)
+class SourceSystemAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Tokens are issued with `dangan source add` (shown once); here they can only be inspected."""
+
+    list_display = ["code", "name", "token_prefix", "active", "expires_at", "last_used_at"]
+    readonly_fields = ["code", "name", "token_prefix", "active", "expires_at", "created_at", "last_used_at"]
+    exclude = ["token_hash"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: SourceSystem | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: SourceSystem | None = None) -> bool:
+        return False
