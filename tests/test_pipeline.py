@@ -92,8 +92,13 @@ def test_auto_confirm_rule(tmp_path, test_catalogue, operator):
     sub = ingest.ingest_path(operator, write_case(tmp_path / "a", item="AUTO-ITEM"))
     sub.record.refresh_from_db()
     assert sub.record.status == RecordStatus.ARCHIVED
-    assert sub.record.archival_code == "T001-WS·2025-D30-ZD-0001"  # retention from the package (D30)
+    # The archive's schedule (D10 for AUTO-ITEM) applies, not the package's D30; 1-5 warns about it.
+    assert sub.record.archival_code == "T001-WS·2025-D10-ZD-0001"
     assert sub.record.archived_by == "rule:auto-confirm:AUTO-ITEM"
+    warnings = [r for r in sub.report["results"] if r["outcome"] == "warning"]
+    assert [(w["code"], w["evidence"]) for w in warnings] == [
+        ("GD-1-5", {"declared": "D30", "configured": "D10"})
+    ]
 
 
 def test_failed_confirmation_consumes_no_code(tmp_path, test_catalogue, operator, officer_actor, monkeypatch):

@@ -23,9 +23,15 @@ def _parser() -> etree.XMLParser:
         load_dtd=False,
         dtd_validation=False,
         huge_tree=False,
-        remove_comments=False,
+        remove_comments=True,  # a comment inside a value would otherwise cut .text short
         remove_pis=True,
     )
+
+
+def check_size(size: int, *, name: str = "XML") -> None:
+    """Refuse an oversized XML before reading it into memory."""
+    if size > MAX_XML_BYTES:
+        raise MetadataError(f"{name} is {size} bytes, over the {MAX_XML_BYTES}-byte limit", target=name)
 
 
 def parse(data: bytes, *, name: str = "XML") -> etree._Element:

@@ -86,7 +86,8 @@ def receive_upload(
             os.link(spooled(), qdir / UPLOAD_NAME)
         except OSError:
             stream.seek(0)
-            with open(qdir / UPLOAD_NAME, "xb") as out:
+            fd = os.open(qdir / UPLOAD_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
                 shutil.copyfileobj(stream, out, 1024 * 1024)
         with transaction.atomic():
             sub.save(force_insert=True)
@@ -115,7 +116,12 @@ def process_upload(submission_id: str) -> None:
             sub, actor, [{"code": "UPLOAD_MISSING", "message": "the uploaded file is gone from quarantine"}]
         )
         return
-    _check_and_file(sub, actor, lambda: receive_zip(upload, _fresh(unpacked), limits()), cleanup=qdir)
+    _check_and_file(
+        sub,
+        actor,
+        lambda: receive_zip(upload, _fresh(unpacked), limits(), display_name=sub.package_name),
+        cleanup=qdir,
+    )
 
 
 def ingest_path(
@@ -232,6 +238,13 @@ def _check_and_file(
             sub.content_digest = received.content_digest()
             sub.save()
         _run_checks_and_file(sub, actor, received, batch_entry)
+    except Exception as exc:
+        # A bug or an unforeseen input must not leave the submission hanging or lose the reason:
+        # reject it with what happened (logged in full), so the sender and the operator see it.
+        log.exception("intake of %s failed", sub.package_name)
+        sub.refresh_from_db()
+        if sub.status not in FINAL:
+            _reject(sub, actor, [{"code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}: {exc}"}])
     finally:
         shutil.rmtree(cleanup, ignore_errors=True)
 
@@ -267,6 +280,8 @@ def _run_checks_and_file(
 ) -> None:
     ctx = build_context(received, batch_entry=batch_entry)
     item, catalogue_errors = _resolve_catalogue(ctx.package)
+    if item is not None:
+        ctx.configured_retention = item.retention
     if item is not None and item.scope:
         ctx.scope = [
             ScopeItem(code=m["code"], name=m.get("name", ""), required=bool(m.get("required")))
@@ -299,14 +314,14 @@ def _file(
     if existing is not None:
         _settle_existing(sub, actor, existing)
         return
+    fields = _record_fields(sub, received, pkg, item)  # whatever can fail on bad values, before any write
     store = default_store()
-    for facts in (
-        received.files.values()
-    ):  # blobs first: a crash after this leaves orphans, never a record without bytes
+    # Blobs next: a crash after this leaves orphan blobs, never a record without its bytes.
+    for facts in received.files.values():
         store.adopt(received.root / facts.path, facts.sm3)
     try:
         with transaction.atomic():
-            record = _create_record(sub, received, pkg, item)
+            record = _create_record(fields, received, pkg)
             _advance(sub, SubmissionStatus.ACCEPTED)
             sub.record = record
             sub.errors = []
@@ -358,16 +373,20 @@ def _settle_existing(sub: Submission, actor: Actor, existing: Record) -> None:
 def _dt(value: str | None) -> datetime | None:
     if not value:
         return None
-    parsed = parse_datetime(value)
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:  # right shape, impossible date: check 1-3 reports it
+        return None
     if parsed is not None and timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed)
     return parsed
 
 
-def _create_record(sub: Submission, received: ReceivedPackage, pkg: CasePackage, item: ServiceItem) -> Record:
+def _record_fields(
+    sub: Submission, received: ReceivedPackage, pkg: CasePackage, item: ServiceItem
+) -> dict[str, Any]:
     completed = _dt(pkg.case.completed_at)
-    retention = pkg.case.retention or pkg.config.retention or item.retention
-    record = Record.objects.create(
+    return dict(
         file_number=pkg.file_number,
         fonds=item.fonds,
         service_item=item,
@@ -375,7 +394,8 @@ def _create_record(sub: Submission, received: ReceivedPackage, pkg: CasePackage,
         case_number=(pkg.case.case_number or "")[:100],
         applicant_name=((pkg.case.applicant.name if pkg.case.applicant else "") or "")[:200],
         year=(completed or timezone.now()).year,
-        retention=retention,
+        # The archive's retention schedule decides; a different value in the package is a 1-5 warning.
+        retention=item.retention,
         accepted_at=_dt(pkg.case.accepted_at),
         completed_at=completed,
         content_digest=sub.content_digest,
@@ -384,6 +404,10 @@ def _create_record(sub: Submission, received: ReceivedPackage, pkg: CasePackage,
         file_count=len(received.content_files),
         byte_total=sum(f.size for f in received.content_files.values()),
     )
+
+
+def _create_record(fields: dict[str, Any], received: ReceivedPackage, pkg: CasePackage) -> Record:
+    record = Record.objects.create(**fields)
     declared = {e.path: e for e in pkg.files if e.path}
     RecordFile.objects.bulk_create(
         [

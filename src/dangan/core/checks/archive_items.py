@@ -6,8 +6,10 @@ or metadata paths like ``办件基本信息/办件名称`` so a sender sees exac
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import PurePosixPath
 
 from dangan.core.checks.model import CheckResult, Outcome, Stage
@@ -27,6 +29,7 @@ class PackageContext:
     schema_errors: list[str] = field(default_factory=list)
     scope: list[ScopeItem] | None = None  # configured scope; None = the package's own 归档范围
     batch_entry: BatchPackageEntry | None = None
+    configured_retention: str | None = None  # the archive's retention for this service item
     virus_scanner: Callable[[ReceivedPackage], list[tuple[str, str]]] | None = None
 
 
@@ -198,12 +201,88 @@ def check_properties(ctx: PackageContext, code: str, stage: Stage) -> list[Check
     return out or [_r(code, stage, Outcome.PASS, "", "sizes and formats match the metadata")]
 
 
+_DATE_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATETIME_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?")
+
+
+def _parse_moment(value: str, kind: s.Kind) -> datetime | None:
+    """A real calendar date/time, or None (2025-02-30 has the right shape but is no date)."""
+    try:
+        if kind == s.Kind.DATE:
+            return datetime.combine(date.fromisoformat(value), datetime.min.time())
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def check_schema(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
-    if ctx.package is None:
+    pkg = ctx.package
+    if pkg is None:
         return _no_metadata(code, stage)
-    if ctx.schema_errors:
-        return [_r(code, stage, Outcome.FAIL, s.METADATA_FILENAME, msg) for msg in ctx.schema_errors]
-    return [_r(code, stage, Outcome.PASS, s.METADATA_FILENAME, "metadata follows the XML Schema")]
+    out = [_r(code, stage, Outcome.FAIL, s.METADATA_FILENAME, msg) for msg in ctx.schema_errors]
+    for prefix, obj in _required_groups(pkg):
+        for e in s.elements_of(_group_for(prefix)):
+            value = getattr(obj, e.attr)
+            shape = {s.Kind.DATE: _DATE_SHAPE, s.Kind.DATETIME: _DATETIME_SHAPE}.get(e.kind)
+            # Wrong shapes are already reported by the schema; here: right shape, impossible date.
+            if shape and value and shape.fullmatch(value) and _parse_moment(value, e.kind) is None:
+                out.append(
+                    _r(code, stage, Outcome.FAIL, f"{prefix}/{e.name}", f"{value!r} is not a real date")
+                )
+    return out or [_r(code, stage, Outcome.PASS, s.METADATA_FILENAME, "metadata follows the XML Schema")]
+
+
+def _moment(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = _parse_moment(value, s.Kind.DATETIME)
+    return parsed.replace(tzinfo=None) if parsed else None
+
+
+def check_plausible(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
+    pkg = ctx.package
+    if pkg is None:
+        return _no_metadata(code, stage)
+    out: list[CheckResult] = []
+    case = s.Group.CASE.value
+    accepted, completed = _moment(pkg.case.accepted_at), _moment(pkg.case.completed_at)
+    if accepted and completed and completed < accepted:
+        out.append(
+            _r(
+                code,
+                stage,
+                Outcome.FAIL,
+                f"{case}/办结时间",
+                f"completed {pkg.case.completed_at} before accepted {pkg.case.accepted_at}",
+            )
+        )
+    for i, step in enumerate(pkg.steps, 1):
+        start, end = _moment(step.started_at), _moment(step.ended_at)
+        if start and end and end < start:
+            out.append(
+                _r(
+                    code,
+                    stage,
+                    Outcome.FAIL,
+                    f"{s.Group.PROCESS.value}/{s.Group.STEP.value}[{i}]",
+                    f"step {step.name or i} ends ({step.ended_at}) before it starts ({step.started_at})",
+                )
+            )
+    declared = pkg.case.retention or pkg.config.retention
+    if ctx.configured_retention and declared and declared != ctx.configured_retention:
+        out.append(
+            _r(
+                code,
+                stage,
+                Outcome.WARNING,
+                f"{case}/保管期限",
+                f"the package says retention {declared}; the archive's schedule for this service item says "
+                f"{ctx.configured_retention}, which applies",
+                declared=declared,
+                configured=ctx.configured_retention,
+            )
+        )
+    return out or [_r(code, stage, Outcome.PASS, "", "dates and retention are plausible")]
 
 
 def _required_groups(pkg: CasePackage) -> list[tuple[str, object]]:
@@ -408,6 +487,7 @@ def check_virus(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResul
 ARCHIVE_ITEMS: dict[str, ItemFn] = {
     "1-1": check_fixity,
     "1-3": check_schema,
+    "1-5": check_plausible,
     "1-10": check_properties,
     "1-12": check_description_file,
     "1-13": check_structure,

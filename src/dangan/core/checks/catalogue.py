@@ -17,6 +17,8 @@ ITEMS: tuple[CheckItem, ...] = (
               "Each file's declared SM3 digest equals the digest of the bytes received.", _A),
     CheckItem("1-3", _P.AUTHENTICITY, "元数据项数据类型、格式检测", "Metadata types and formats",
               "Metadata values follow the XML Schema: dates, integers, codes, retention, lengths.", _A),
+    CheckItem("1-5", _P.AUTHENTICITY, "元数据项数据值合理性检测", "Metadata values plausible",
+              "Completion not before acceptance, steps end after they start; retention as configured.", _A),
     CheckItem("1-10", _P.AUTHENTICITY, "内容数据的电子属性一致性检测", "Electronic properties match metadata",
               "Declared size and format of each file match the file received.", _A),
     CheckItem("1-12", _P.AUTHENTICITY, "归档信息包元数据文件检测", "Package description file present",
@@ -42,7 +44,7 @@ ITEMS: tuple[CheckItem, ...] = (
     CheckItem("4-1", _P.SECURITY, "系统环境中是否安装杀毒软件检测", "Antivirus present",
               "A virus scanner is configured in the environment.", _A, blocking=False),
     CheckItem("4-2", _P.SECURITY, "病毒感染检测", "No virus infection",
-              "Every file is scanned by the configured virus scanner.", _A, blocking=False),
+              "Every file is scanned by the configured virus scanner.", _A),
 )  # fmt: skip
 
 BY_NUMBER: dict[str, CheckItem] = {item.number: item for item in ITEMS}
@@ -50,7 +52,7 @@ BY_NUMBER: dict[str, CheckItem] = {item.number: item for item in ITEMS}
 # Which items run at each stage, in report order.
 PROFILES: dict[Stage, tuple[str, ...]] = {
     Stage.ARCHIVE: (
-        "3-1", "1-12", "1-13", "2-11", "1-1", "1-10", "1-3", "2-3", "2-4", "2-1", "2-2", "2-9", "1-14", "4-1", "4-2",
+        "3-1", "1-12", "1-13", "2-11", "1-1", "1-10", "1-3", "1-5", "2-3", "2-4", "2-1", "2-2", "2-9", "1-14", "4-1", "4-2",
     ),
 }  # fmt: skip
 

@@ -22,10 +22,10 @@ def build_context(
     virus_scanner: Callable[[ReceivedPackage], list[tuple[str, str]]] | None = None,
 ) -> PackageContext:
     ctx = PackageContext(received=received, scope=scope, batch_entry=batch_entry, virus_scanner=virus_scanner)
-    data = received.metadata_bytes()
-    if data is None:
-        return ctx
     try:
+        data = received.metadata_bytes()
+        if data is None:
+            return ctx
         ctx.package = parse_metadata(data)
     except MetadataError as exc:
         ctx.metadata_error = exc

@@ -9,14 +9,18 @@ compression ratio. Header sizes are not trusted; bytes are counted as they are w
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
+import struct
+import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from dangan.core import sm
+from dangan.core import sm, xmlsafe
 from dangan.core.errors import UnsafeArchiveError
 from dangan.core.package import schema
 from dangan.core.package.model import FileFacts
@@ -51,8 +55,11 @@ class ReceivedPackage:
         return self.root / schema.METADATA_FILENAME
 
     def metadata_bytes(self) -> bytes | None:
-        if schema.METADATA_FILENAME not in self.files:
+        """The metadata XML's bytes; raises MetadataError before reading an oversized one."""
+        facts = self.files.get(schema.METADATA_FILENAME)
+        if facts is None:
             return None
+        xmlsafe.check_size(facts.size, name=schema.METADATA_FILENAME)
         return self.metadata_path.read_bytes()
 
     @property
@@ -67,15 +74,51 @@ class ReceivedPackage:
         return sm.sm3_lines(f"{f.sm3}  {p}\n" for p, f in sorted(self.files.items()))
 
 
+def _unicode_path_field(info: zipfile.ZipInfo, raw: bytes) -> str | None:
+    """Info-ZIP Unicode Path extra field (0x7075): a UTF-8 name valid for the raw name's CRC-32."""
+    extra = info.extra
+    i = 0
+    while i + 4 <= len(extra):
+        header, size = struct.unpack_from("<HH", extra, i)
+        body = extra[i + 4 : i + 4 + size]
+        if header == 0x7075 and len(body) >= 5 and body[0] == 1:
+            (crc,) = struct.unpack_from("<I", body, 1)
+            if crc == zlib.crc32(raw):
+                try:
+                    return body[5:].decode("utf-8")
+                except UnicodeDecodeError:
+                    return None
+        i += 4 + size
+    return None
+
+
 def _decode_name(info: zipfile.ZipInfo) -> str:
-    """ZIP names without the UTF-8 flag are CP437 to Python; Chinese tools write GBK there."""
+    """Recover the real entry name. Without the UTF-8 flag Python decodes names as CP437, but
+    Info-ZIP and macOS write UTF-8 there and Chinese Windows tools write GBK: try UTF-8, then the
+    Unicode Path extra field, then GB18030, and keep CP437 only when none fits."""
     name = info.filename
     if info.flag_bits & _ZIP_FLAG_UTF8:
         return name
     try:
-        return name.encode("cp437").decode("gb18030")
-    except (UnicodeEncodeError, UnicodeDecodeError):
+        raw = name.encode("cp437")
+    except UnicodeEncodeError:
         return name
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    from_field = _unicode_path_field(info, raw)
+    if from_field is not None:
+        return from_field
+    try:
+        return raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return name
+
+
+def _collision_key(rel: str) -> str:
+    """Names that one file system would store as the same file (case, Unicode normalisation)."""
+    return unicodedata.normalize("NFC", rel).casefold()
 
 
 def safe_relative(name: str, *, kind: str = "ZIP") -> str:
@@ -104,14 +147,34 @@ def _write_new_file(
 ) -> FileFacts:
     """Copy ``source`` into dest_root/rel (new file, no links followed), hashing; stop past ``budget``."""
     target = dest_root / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise UnsafeArchiveError(
+            f"a file and a folder share a name in {rel}", target=rel, code="PATH_CONFLICT"
+        ) from exc
     if target.parent.resolve() != (dest_root.resolve() / PurePosixPath(rel).parent):
         raise UnsafeArchiveError(
             f"entry escapes the package folder: {rel}", target=rel, code="ZIP_PATH_TRAVERSAL"
         )
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     hasher = sm.DualHasher()
-    fd = os.open(target, flags, 0o600)
+    try:
+        fd = os.open(target, flags, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise UnsafeArchiveError(
+                f"name too long for the file system: {rel}", target=rel, code="PATH_TOO_LONG"
+            ) from exc
+        if exc.errno in (errno.EISDIR, errno.ENOTDIR):
+            raise UnsafeArchiveError(
+                f"a file and a folder share a name in {rel}", target=rel, code="PATH_CONFLICT"
+            ) from exc
+        if exc.errno == errno.EEXIST:
+            raise UnsafeArchiveError(
+                f"duplicate entry: {rel}", target=rel, code="ZIP_DUPLICATE_ENTRY"
+            ) from exc
+        raise
     with os.fdopen(fd, "wb") as out:
         for block in iter(lambda: source.read(CHUNK), b""):
             hasher.update(block)
@@ -134,14 +197,20 @@ def _common_prefix(names: list[str]) -> str:
     return ""
 
 
-def receive_zip(zip_path: Path, dest: Path, limits: IntakeLimits = IntakeLimits()) -> ReceivedPackage:
-    """Unpack ``zip_path`` into the empty folder ``dest``. The caller removes ``dest`` on error."""
+def receive_zip(
+    zip_path: Path, dest: Path, limits: IntakeLimits = IntakeLimits(), *, display_name: str = ""
+) -> ReceivedPackage:
+    """Unpack ``zip_path`` into the empty folder ``dest``. The caller removes ``dest`` on error.
+
+    ``display_name`` is the name the sender gave the file (errors name it, not our quarantine copy).
+    """
+    shown = display_name or zip_path.name
     container = sm.sm3_file(str(zip_path))
     try:
         zf = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:  # ValueError covers undecodable names
         raise UnsafeArchiveError(
-            f"not a readable ZIP file: {exc}", target=zip_path.name, code="ZIP_CORRUPT"
+            f"not a readable ZIP file: {type(exc).__name__}: {exc}", target=shown, code="ZIP_CORRUPT"
         ) from exc
     with zf:
         entries: list[tuple[zipfile.ZipInfo, str]] = []
@@ -151,7 +220,7 @@ def receive_zip(zip_path: Path, dest: Path, limits: IntakeLimits = IntakeLimits(
         if len(infos) > limits.max_entries:
             raise UnsafeArchiveError(
                 f"{len(infos)} entries, over the limit of {limits.max_entries}",
-                target=zip_path.name,
+                target=shown,
                 code="ZIP_TOO_MANY_ENTRIES",
             )
         for info in infos:
@@ -174,9 +243,9 @@ def receive_zip(zip_path: Path, dest: Path, limits: IntakeLimits = IntakeLimits(
                     target=name,
                     code="ZIP_UNSUPPORTED_COMPRESSION",
                 )
-            if rel.casefold() in seen:
+            if _collision_key(rel) in seen:
                 raise UnsafeArchiveError(f"duplicate entry: {name}", target=name, code="ZIP_DUPLICATE_ENTRY")
-            seen.add(rel.casefold())
+            seen.add(_collision_key(rel))
             if info.file_size > limits.ratio_floor_bytes and info.file_size > limits.max_ratio * max(
                 info.compress_size, 1
             ):
@@ -191,26 +260,29 @@ def receive_zip(zip_path: Path, dest: Path, limits: IntakeLimits = IntakeLimits(
         if declared_total > limits.max_total_bytes:
             raise UnsafeArchiveError(
                 f"unpacked size {declared_total} bytes exceeds the limit of {limits.max_total_bytes}",
-                target=zip_path.name,
+                target=shown,
                 code="ZIP_TOO_LARGE",
             )
         prefix = _common_prefix([rel for _, rel in entries])
-        received = ReceivedPackage(root=dest, source_name=zip_path.name, container_sm3=container)
+        received = ReceivedPackage(root=dest, source_name=shown, container_sm3=container)
         budget = limits.max_total_bytes
         for info, rel in entries:
             rel = rel[len(prefix) :]
             try:
                 with zf.open(info) as src:
                     facts = _write_new_file(dest, rel, src, budget, limit_code="ZIP_TOO_LARGE")
-            except (zipfile.BadZipFile, EOFError, OSError) as exc:
-                if isinstance(exc, UnsafeArchiveError):
-                    raise
+            except UnsafeArchiveError:
+                raise
+            except (
+                zipfile.BadZipFile,
+                EOFError,
+                zlib.error,
+                ValueError,
+                NotImplementedError,
+                RuntimeError,
+            ) as exc:
                 raise UnsafeArchiveError(
-                    f"cannot unpack {rel}: {exc}", target=rel, code="ZIP_CORRUPT"
-                ) from exc
-            except (NotImplementedError, RuntimeError) as exc:
-                raise UnsafeArchiveError(
-                    f"cannot unpack {rel}: {exc}", target=rel, code="ZIP_CORRUPT"
+                    f"cannot unpack {rel}: {type(exc).__name__}: {exc}", target=rel, code="ZIP_CORRUPT"
                 ) from exc
             budget -= facts.size
             received.files[rel] = facts
@@ -222,6 +294,7 @@ def receive_folder(folder: Path, dest: Path, limits: IntakeLimits = IntakeLimits
     received = ReceivedPackage(root=dest, source_name=folder.name)
     budget = limits.max_total_bytes
     count = 0
+    seen: set[str] = set()
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
         dirnames.sort()
         for d in dirnames:
@@ -238,6 +311,13 @@ def receive_folder(folder: Path, dest: Path, limits: IntakeLimits = IntakeLimits
                 raise UnsafeArchiveError(
                     f"not a regular file: {rel}", target=rel, code="PACKAGE_SPECIAL_FILE"
                 )
+            if _collision_key(rel) in seen:
+                raise UnsafeArchiveError(
+                    f"two files differ only in case or Unicode form: {rel}",
+                    target=rel,
+                    code="PACKAGE_DUPLICATE_ENTRY",
+                )
+            seen.add(_collision_key(rel))
             count += 1
             if count > limits.max_entries:
                 raise UnsafeArchiveError(
