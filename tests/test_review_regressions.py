@@ -129,3 +129,76 @@ def test_error_names_the_senders_file(tmp_path, test_catalogue, operator):
     path.write_bytes(b"not a zip")
     sub = ingest.ingest_path(operator, path)
     assert sub.errors[0]["code"] == "ZIP_CORRUPT" and sub.errors[0]["target"] == "送来的包.zip"
+
+
+# ----------------------------------------------------------------------------- fixity and storage
+
+
+def _archived(tmp_path, operator, officer_actor):
+    from dangan.archive import services as archive
+
+    rec = ingest.ingest_path(operator, write_case(tmp_path / "a")).record
+    return archive.confirm(officer_actor, rec.pk)
+
+
+def test_verify_reports_a_bad_signer_row_and_goes_on(tmp_path, test_catalogue, operator, officer_actor):
+    from dangan.preservation import services as preservation
+
+    rec = _archived(tmp_path, operator, officer_actor)
+    aip = rec.aips.get()
+    other = aip.files.get(path="bagit.txt")
+    aip.files.filter(path="dangan/signer.pem").update(sm3=other.sm3)
+    report = preservation.verify_all(officer_actor)
+    assert not report.intact
+    assert any(p.path == "dangan/signer.pem" for p in report.problems)
+
+
+def test_verify_finds_archived_record_without_aip(tmp_path, test_catalogue, operator, officer_actor):
+    from dangan.archive.models import Aip, AipFile
+    from dangan.preservation import services as preservation
+
+    rec = _archived(tmp_path, operator, officer_actor)
+    AipFile.objects.filter(aip__record=rec).delete()
+    Aip.objects.filter(record=rec).delete()
+    problems = preservation.verify_all(officer_actor).problems
+    assert [(p.code, p.archival_code) for p in problems] == [("AIP_MISSING", rec.archival_code)]
+
+
+def test_edited_file_row_is_found_and_never_served(tmp_path, test_catalogue, operator, officer_actor):
+    from dangan.archive import services as archive
+    from dangan.preservation import services as preservation
+
+    rec = _archived(tmp_path, operator, officer_actor)
+    meta = rec.files.get(path=schema.METADATA_FILENAME)
+    rec.files.filter(path="申报材料/申请书.pdf").update(sm3=meta.sm3)
+    problems = preservation.verify_all(officer_actor).problems
+    assert [(p.code, p.path) for p in problems] == [("RECORD_MISMATCH", "申报材料/申请书.pdf")]
+    _, stream = archive.open_record_file(officer_actor, rec, "申报材料/申请书.pdf")
+    with stream:
+        assert stream.read().startswith(b"%PDF")  # the AIP's bytes, not the edited row's
+
+
+def test_confirm_refuses_when_a_payload_blob_is_gone(tmp_path, test_catalogue, operator, officer_actor):
+    from dangan.archive import services as archive
+    from dangan.archive.models import ArchivalCodeCounter
+    from dangan.core.errors import DanganError
+    from dangan.storage.blobstore import default_store
+
+    rec = ingest.ingest_path(operator, write_case(tmp_path / "a")).record
+    default_store().path(rec.files.get(path="申报材料/申请书.pdf").sm3).unlink()
+    with pytest.raises(DanganError) as exc:
+        archive.confirm(officer_actor, rec.pk)
+    assert exc.value.code == "BLOB_MISSING"
+    assert ArchivalCodeCounter.objects.count() == 0
+
+
+def test_new_data_directory_is_private(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    home = tmp_path / "fresh"
+    env = {**os.environ, "DANGAN_HOME": str(home)}
+    subprocess.run([sys.executable, "-c", "import dangan.conf.settings"], env=env, check=True)
+    assert (home.stat().st_mode & 0o777) == 0o700
+    assert ((home / "secret_key").stat().st_mode & 0o777) == 0o600

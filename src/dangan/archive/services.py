@@ -118,6 +118,13 @@ def confirm(actor: Actor, record_id: int, *, rule: str = "") -> Record:
             raise RecordNotFound(f"no record with id {record_id}") from None
         RECORD.transition(RecordStatus(record.status), RecordStatus.ARCHIVED)
         payload = _payload(record)
+        missing = [p.path for p in payload if not store.exists(p.sm3)]
+        if missing:
+            raise DanganError(
+                f"stored copies missing for {', '.join(missing[:5])}; run `dangan verify`",
+                code="BLOB_MISSING",
+                target=missing[0],
+            )
         code = allocate_archival_code(record)
         now = timezone.now()
         archived_at = timezone.localtime(now).isoformat(timespec="seconds")
@@ -180,10 +187,18 @@ def return_record(actor: Actor, record_id: int, *, reason: str) -> Record:
 def open_record_file(
     actor: Actor, record: Record, path: str, *, purpose: str = "download"
 ) -> tuple[RecordFile, BinaryIO]:
-    """Open one file of a record for reading; every read of content is audited."""
+    """Open one file of a record for reading; every read of content is audited.
+
+    For an archived record the bytes come from its latest AIP (the signed, verified copy), so an
+    edited file row cannot serve other content than the archive holds.
+    """
     require(actor, Perm.DOWNLOAD)
     f = RecordFile.objects.get(record=record, path=path)
-    stream = default_store().open(f.sm3)
+    digest = f.sm3
+    aip = latest_aip(record)
+    if aip is not None:
+        digest = aip.files.get(path=f"data/{path}").sm3
+    stream = default_store().open(digest)
     events.record_file_read(actor, record.pk, path=path, purpose=purpose)
     return f, stream
 

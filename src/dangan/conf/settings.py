@@ -34,23 +34,35 @@ KEY_DIR = DATA_DIR / "keys"
 EXPORT_DIR = DATA_DIR / "exports"
 
 
+# The data directory holds citizens' personal data: only this account may enter it.
+if not DATA_DIR.exists():
+    DATA_DIR.mkdir(parents=True, mode=0o700)
+
+
 def _secret_key() -> str:
-    """From DANGAN_SECRET_KEY, else a per-instance file (0600) created on first use."""
+    """From DANGAN_SECRET_KEY, else a per-instance file (0600) created on first use.
+
+    Written to a temporary name and linked into place, so a second process starting at the same
+    moment reads either no file or the whole key, never a half-written one.
+    """
     value = env("SECRET_KEY")
     if value:
         return value
     path = DATA_DIR / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(50)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as f:
-        f.write(key)
-    return key
+    if not path.exists():
+        tmp = DATA_DIR / f".secret_key.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(50))
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process won; use its key
+        finally:
+            os.unlink(tmp)
+    return path.read_text().strip()
 
 
 SECRET_KEY = _secret_key()

@@ -13,10 +13,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from dangan.accounts.roles import Actor, Perm, require
-from dangan.archive.models import Aip
+from dangan.archive.models import Aip, Record, RecordFile
 from dangan.archive.services import instance_key
+from dangan.archive.states import RecordStatus
 from dangan.audit import events
 from dangan.core import sm
+from dangan.core.errors import DanganError
 from dangan.core.package import aip as bag
 from dangan.storage.blobstore import BlobMissing, FileBlobStore, default_store
 
@@ -114,6 +116,18 @@ def verify_aip(
     return problems
 
 
+def _record_matches_aip(aip: Aip) -> list[FixityProblem]:
+    """The record's file list (what downloads and the UI use) must equal the AIP's payload."""
+    code = aip.record.archival_code or aip.record.file_number
+    payload = {f.path.removeprefix("data/"): f.sm3 for f in aip.files.all() if f.path.startswith("data/")}
+    rows = dict(RecordFile.objects.filter(record_id=aip.record_id).values_list("path", "sm3"))
+    return [
+        FixityProblem(code, path, "RECORD_MISMATCH", f"record file {path} differs from the AIP's payload")
+        for path in sorted(set(payload) | set(rows))
+        if payload.get(path) != rows.get(path)
+    ]
+
+
 def verify_all(actor: Actor, *, progress: Callable[[int, int], None] | None = None) -> FixityReport:
     require(actor, Perm.VERIFY)
     store = default_store()
@@ -124,10 +138,21 @@ def verify_all(actor: Actor, *, progress: Callable[[int, int], None] | None = No
     cache: dict[str, str | None] = {}
     files = size = 0
     for i, aip in enumerate(aips.iterator(chunk_size=200), 1):
-        problems += verify_aip(aip, store, trusted, cache)
+        try:
+            problems += verify_aip(aip, store, trusted, cache)
+        except DanganError as exc:  # e.g. a signer file that is no certificate: report, go on
+            code = aip.record.archival_code or aip.record.file_number
+            problems.append(FixityProblem(code, SIGNER, exc.code, exc.message))
+        problems += _record_matches_aip(aip)
         files += aip.file_count
         size += aip.byte_total
         if progress:
             progress(i, total)
+    for record in Record.objects.filter(status=RecordStatus.ARCHIVED, aips__isnull=True):
+        problems.append(
+            FixityProblem(
+                record.archival_code or record.file_number, "", "AIP_MISSING", "archived record has no AIP"
+            )
+        )
     events.fixity_audit_run(actor, aips=total, problems=len(problems))
     return FixityReport(aips=total, files=files, bytes=size, problems=problems)

@@ -55,10 +55,18 @@ class FileBlobStore:
         if target.exists():
             os.unlink(tmp_path)
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._ensure_dir(target.parent)
         os.chmod(tmp_path, 0o444)
         os.replace(tmp_path, target)
         fsync_dir(target.parent)
+
+    def _ensure_dir(self, folder: Path) -> None:
+        """Create the fan-out folders durably: a new folder's entry lives in its parent."""
+        if folder.is_dir():
+            return
+        self._ensure_dir(folder.parent)
+        folder.mkdir(mode=0o700, exist_ok=True)
+        fsync_dir(folder.parent)
 
     def put_bytes(self, data: bytes) -> str:
         digest = sm.sm3_hex(data)
