@@ -168,7 +168,8 @@ def test_batch_folder_with_manifest(tmp_path, test_catalogue, operator):
     )
     (batch / "批次清单.xml").write_bytes(batch_manifest_xml(manifest))
     sources, errors = ingest.expand_paths([batch])
-    assert not errors and len(sources) == 2
+    assert len(sources) == 2
+    assert [(e["code"], e["target"]) for e in errors] == [("BATCH_PACKAGE_UNLISTED", "F-2.zip")]
     results = {
         s.path.name: ingest.ingest_path(operator, s.path, batch=s.batch, batch_entry=s.entry) for s in sources
     }

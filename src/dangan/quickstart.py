@@ -6,7 +6,6 @@ what is missing (it never re-creates the administrator or re-ingests the same de
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -88,10 +87,22 @@ def run(*, cases: int, seed: int, console: Console, progress: Callable[[], Any])
         write_broken_variants(staging / "broken", seed=seed)
         staging.rename(inbox)
 
+    done = inbox / ".ingested"
+    if done.exists():
+        console.print("演示办件已接收 demo cases were ingested before (delete demo-inbox/.ingested to redo)")
+    else:
+        _ingest_demo(inbox, operator, console, progress)
+        done.touch()
+    archived = Record.objects.filter(status=RecordStatus.ARCHIVED).count()
+    waiting = Record.objects.filter(status=RecordStatus.PRE_ARCHIVE).count()
+    console.print(
+        f"正式库 formal library: [bold]{archived}[/] 档案 records · 预归档库 pre-archive: {waiting}"
+    )
+
+
+def _ingest_demo(inbox: Path, operator: Actor, console: Console, progress: Callable[[], Any]) -> None:
     sources, _ = ingest_services.expand_paths([inbox / "batch"])
-    # Broken variants: each is one package, listed in variants.json ("base" is a good one).
-    variants = json.loads((inbox / "broken" / "variants.json").read_text(encoding="utf-8"))
-    broken = [ingest_services.PackageSource(inbox / "broken" / v["path"]) for v in variants]
+    broken, _ = ingest_services.expand_paths([inbox / "broken"])  # one good "base" case, the rest broken
     counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
     with progress() as bar:
         task = bar.add_task("接收与检测 Ingesting and checking", total=len(sources) + len(broken))
@@ -104,6 +115,7 @@ def run(*, cases: int, seed: int, console: Console, progress: Callable[[], Any])
         f"拒收 rejected {counts['rejected']} (the rejected ones are the demo's deliberately broken packages)"
     )
 
+    # Confirm most of them as the records officer would; leave a few to try the workflow in the UI.
     pending = list(
         Record.objects.filter(status=RecordStatus.PRE_ARCHIVE).order_by("id").values_list("id", flat=True)
     )
@@ -114,8 +126,3 @@ def run(*, cases: int, seed: int, console: Console, progress: Callable[[], Any])
         for rid in to_confirm:
             archive_services.confirm(officer, rid)
             bar.advance(task)
-    archived = Record.objects.filter(status=RecordStatus.ARCHIVED).count()
-    waiting = Record.objects.filter(status=RecordStatus.PRE_ARCHIVE).count()
-    console.print(
-        f"正式库 formal library: [bold]{archived}[/] 档案 records · 预归档库 pre-archive: {waiting}"
-    )

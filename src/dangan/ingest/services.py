@@ -31,9 +31,9 @@ from dangan.catalog.models import Fonds, ServiceItem, SourceSystem
 from dangan.core.checks.runner import build_context, run_profile
 from dangan.core.errors import DanganError, PackageError
 from dangan.core.package import schema
+from dangan.core.package.batch import BatchPackage, expand
 from dangan.core.package.intake import IntakeLimits, ReceivedPackage, receive_folder, receive_zip
-from dangan.core.package.metadata import parse_batch_manifest
-from dangan.core.package.model import BatchManifest, BatchPackageEntry, CasePackage, ScopeItem
+from dangan.core.package.model import BatchPackageEntry, CasePackage, ScopeItem
 from dangan.ingest.models import Submission
 from dangan.ingest.states import FINAL, SUBMISSION, SubmissionStatus
 from dangan.storage.blobstore import default_store
@@ -146,46 +146,10 @@ def ingest_path(
     return sub
 
 
-@dataclasses.dataclass
-class PackageSource:
-    path: Path
-    batch: str = ""
-    entry: BatchPackageEntry | None = None
-
-
-def expand_paths(paths: list[Path]) -> tuple[list[PackageSource], list[dict[str, str]]]:
-    """Turn CLI arguments into packages: a package folder, a ZIP, or a batch folder of packages.
-
-    Returns (packages, errors) where errors are paths that are none of these.
-    """
-    out: list[PackageSource] = []
-    errors: list[dict[str, str]] = []
-    for p in paths:
-        if p.is_file() or (p.is_dir() and (p / schema.METADATA_FILENAME).exists()):
-            out.append(PackageSource(p))
-        elif p.is_dir():
-            manifest = _read_batch_manifest(p)
-            entries = {e.name: e for e in manifest.packages if e.name} if manifest else {}
-            batch = (manifest.batch_number or p.name) if manifest else p.name
-            children = sorted(c for c in p.iterdir() if c.is_dir() or c.suffix.lower() == ".zip")
-            if not children:
-                errors.append({"code": "NOT_A_PACKAGE", "message": f"{p} holds no package", "target": str(p)})
-            for child in children:
-                out.append(PackageSource(child, batch=batch, entry=entries.get(child.name)))
-        else:
-            errors.append({"code": "NOT_FOUND", "message": f"{p} does not exist", "target": str(p)})
-    return out, errors
-
-
-def _read_batch_manifest(folder: Path) -> BatchManifest | None:
-    path = folder / schema.BATCH_MANIFEST_FILENAME
-    if not path.exists():
-        return None
-    try:
-        return parse_batch_manifest(path.read_bytes())
-    except DanganError:
-        log.warning("unreadable batch manifest %s", path)
-        return None
+def expand_paths(paths: list[Path]) -> tuple[list[BatchPackage], list[dict[str, str]]]:
+    """CLI arguments → packages (folders, ZIPs, batch folders with 批次清单) and batch-level errors."""
+    batch = expand(paths)
+    return batch.packages, batch.errors
 
 
 # ---------------------------------------------------------------------------------------------
