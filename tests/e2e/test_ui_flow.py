@@ -1,4 +1,4 @@
-"""End to end in a real browser: log in, confirm a pre-archived case, read its record page.
+"""End to end in a real browser: log in, confirm a pre-archived case, read its record page; return a case.
 
 Drives Debian's Chromium (/usr/bin/chromium) through Playwright's sync API against pytest-django's
 live server. Without Chromium the test is skipped, except under CI (env CI set), where it fails.
@@ -78,6 +78,8 @@ def test_officer_confirms_a_case_and_reads_its_record(live_server, pending_recor
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
             page.set_default_timeout(15_000)
+            dialogs = accept_dialogs(page)
+            outside = requests_elsewhere(page, live_server.url)
 
             page.goto(f"{live_server.url}/prearchive/")
             expect(page).to_have_url(re.compile(r"/login/\?next=/prearchive/$"))
@@ -89,6 +91,7 @@ def test_officer_confirms_a_case_and_reads_its_record(live_server, pending_recor
 
             row = page.locator(f"#rec-{record.pk}")
             expect(row).to_contain_text(record.file_number)
+            expect(page.locator("#waiting-count")).to_have_text("1 件待确认")
             page.screenshot(path=str(RESULTS / "ui-prearchive.png"), full_page=True)
             row.get_by_role("button", name="确认归档").click()
 
@@ -97,11 +100,15 @@ def test_officer_confirms_a_case_and_reads_its_record(live_server, pending_recor
             expect(code_link).to_be_visible()
             code = code_link.inner_text().strip()
             assert code
+            # Confirming asked first (the irreversible step), and the counter followed the row.
+            assert len(dialogs) == 1 and "不可撤销" in dialogs[0] and record.file_number in dialogs[0]
+            expect(page.locator("#waiting-count")).to_have_text("0 件待确认")
             page.screenshot(path=str(RESULTS / "ui-prearchive-confirmed.png"), full_page=True)
             code_link.click()
 
             expect(page).to_have_url(f"{live_server.url}/records/{record.pk}/")
             expect(page.locator("h1.archival-code")).to_have_text(code)
+            expect(page.locator(".main-nav a[aria-current]")).to_have_text("正式库")
             files = page.locator("table.files tr.file-row")
             expect(files.first).to_be_visible()
             assert files.count() >= 1
@@ -126,3 +133,81 @@ def test_officer_confirms_a_case_and_reads_its_record(live_server, pending_recor
     record.refresh_from_db()
     assert record.status == "archived"
     assert record.archival_code == code
+    assert not outside, outside
+
+
+@pytest.mark.browser
+def test_officer_returns_a_case_and_reads_why(live_server, pending_record):
+    require_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    record = pending_record
+    RESULTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            dialogs = accept_dialogs(page)
+            outside = requests_elsewhere(page, live_server.url)
+            log_in(page, live_server.url, "/prearchive/")
+
+            # The record page of a pre-archived case belongs to the pre-archive library.
+            page.goto(f"{live_server.url}/records/{record.pk}/")
+            expect(page.locator(".main-nav a[aria-current]")).to_have_text("预归档库")
+            expect(page.locator(".breadcrumb a")).to_have_text("预归档库")
+
+            page.goto(f"{live_server.url}/prearchive/")
+            expect(page.locator("#waiting-count")).to_have_text("1 件待确认")
+            row = page.locator(f"#rec-{record.pk}")
+            row.locator("summary").click()
+            row.get_by_label("退回原因").fill("缺少申请人签字页")
+            row.get_by_role("button", name="退回发送方").click()
+            expect(row).to_contain_text("已退回")
+            expect(page.locator("#waiting-count")).to_have_text("0 件待确认")
+            assert not dialogs  # returning is not irreversible: no confirmation dialog
+
+            page.goto(f"{live_server.url}/records/{record.pk}/")
+            notice = page.locator(".notice-returned")
+            expect(notice).to_be_visible()
+            expect(notice).to_contain_text("缺少申请人签字页")
+            expect(notice).to_contain_text("officer")
+            expect(page.locator(".main-nav a[aria-current]")).to_have_count(0)
+            expect(page.locator(".breadcrumb")).to_contain_text("已退回")
+            page.screenshot(path=str(RESULTS / "ui-record-returned.png"), full_page=True)
+        finally:
+            browser.close()
+
+    record.refresh_from_db()
+    assert record.status == "returned"
+    assert not outside, outside
+
+
+def accept_dialogs(page) -> list[str]:
+    """Accept every confirm() dialog and keep its text (Playwright dismisses them by default)."""
+    seen: list[str] = []
+
+    def accept(dialog) -> None:
+        seen.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", accept)
+    return seen
+
+
+def requests_elsewhere(page, base_url: str) -> list[str]:
+    """URLs the page asked for outside the live server (the UI makes no external requests)."""
+    seen: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith((base_url, "data:")) else seen.append(r.url))
+    return seen
+
+
+def log_in(page, base_url: str, next_path: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{base_url}{next_path}")
+    page.get_by_label("用户名").fill("officer")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url(f"{base_url}{next_path}")

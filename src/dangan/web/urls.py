@@ -1,5 +1,7 @@
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import path
+from django.views.generic.base import RedirectView
 
 from dangan.web import views
 
@@ -13,6 +15,8 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.dashboard, name="dashboard"),
+    # Browsers that ask for /favicon.ico regardless of <link rel="icon"> get the SVG icon.
+    path("favicon.ico", RedirectView.as_view(url=static("web/favicon.svg")), name="favicon"),
     path("prearchive/", views.prearchive, name="prearchive"),
     path("prearchive/confirm/", views.confirm_selected, name="confirm-selected"),
     path("records/", views.records, name="records"),

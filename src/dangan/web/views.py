@@ -34,6 +34,7 @@ from dangan.accounts.roles import PermissionDenied as RolePermissionDenied
 from dangan.archive import services as archive_services
 from dangan.archive.models import Record, RecordFile
 from dangan.archive.states import RecordStatus
+from dangan.audit.models import AuditEvent
 from dangan.core.checks.catalogue import item_for_code
 from dangan.core.checks.model import PROPERTY_ZH
 from dangan.core.codes import RETENTION_CODES, RETENTION_LABELS_EN
@@ -63,6 +64,12 @@ OUTCOME_LABELS = {
     "warning": gettext_lazy("Warning"),
     "not_applicable": gettext_lazy("Not applicable"),
     "not_run": gettext_lazy("Not run"),
+}
+# Which main-navigation entry a record page belongs to, by the record's status (returned: none).
+NAV_FOR_STATUS = {
+    RecordStatus.PRE_ARCHIVE: "prearchive",
+    RecordStatus.ARCHIVED: "records",
+    RecordStatus.RETURNED: "returned",
 }
 PROPERTY_EN = {
     "authenticity": "Authenticity",
@@ -187,25 +194,43 @@ def _archived_message(record: Record) -> SafeString:
 
 
 def _prearchive_row(record: Record) -> dict[str, Any]:
-    return {"record": record, "summary": check_summary(record.check_report)}
+    return {
+        "record": record,
+        "summary": check_summary(record.check_report),
+        "retention": retention_text(record.retention),
+    }
+
+
+def _waiting_count() -> int:
+    return Record.objects.filter(status=RecordStatus.PRE_ARCHIVE).count()
 
 
 def _row_response(request: HttpRequest, record_id: int, *, error: str = "", done: str = "") -> HttpResponse:
+    """The row of the pre-archive table after an htmx confirm/return, plus the waiting counter
+    (swapped out of band, so the page's "N cases waiting" stays true)."""
     record = Record.objects.select_related("service_item").filter(pk=record_id).first()
-    if record is None:
-        return HttpResponse("")
     return render(
         request,
-        "web/_prearchive_row.html",
+        "web/_prearchive_row_response.html",
         {
-            "row": _prearchive_row(record),
+            "row": _prearchive_row(record) if record is not None else None,
             "row_error": error,
             "row_done": done,
             "can": _can(_actor(request)),
             "next": reverse("web:prearchive"),
             "record_labels": RECORD_LABELS,
+            "waiting": _waiting_count(),
         },
     )
+
+
+def submission_source(sub: Submission) -> str:
+    """Who sent a submission: the source system's name and code, or the CLI operator."""
+    if sub.source_system is not None:
+        return f"{sub.source_system.name} ({sub.source_system.code})"
+    if sub.channel == "cli":
+        return _("Command line {operator}").format(operator=sub.submitted_by).strip()
+    return sub.submitted_by
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,6 +307,7 @@ def prearchive(request: HttpRequest) -> HttpResponse:
             "rows": [_prearchive_row(r) for r in page],
             "next": request.get_full_path(),
             "record_labels": RECORD_LABELS,
+            "waiting": page.paginator.count,
         },
     )
 
@@ -372,7 +398,7 @@ def records(request: HttpRequest) -> HttpResponse:
     qs = Record.objects.filter(status=RecordStatus.ARCHIVED).select_related("fonds", "service_item")
     years = list(qs.order_by("-year").values_list("year", flat=True).distinct())
     form = RecordFilterForm(request.GET or None, years=years, zh=_zh())
-    sort = ""
+    sort = "code"  # by 档号 unless another order is chosen
     if form.is_bound:
         form.is_valid()  # keep whatever fields are valid; ignore the rest
         data = getattr(form, "cleaned_data", {})
@@ -389,13 +415,8 @@ def records(request: HttpRequest) -> HttpResponse:
             qs = qs.filter(service_item=data["service_item"])
         if data.get("retention"):
             qs = qs.filter(retention=data["retention"])
-        sort = data.get("sort") or ""
-    if sort == "code":
-        qs = qs.order_by("archival_code")
-    elif sort == "-code":
-        qs = qs.order_by("-archival_code")
-    else:
-        qs = qs.order_by("-archived_at", "-id")
+        sort = data.get("sort") or sort
+    qs = qs.order_by(*(("-archival_code", "-id") if sort == "-code" else ("archival_code", "id")))
     page = _page(request, qs)
     return render(
         request,
@@ -411,10 +432,24 @@ def records(request: HttpRequest) -> HttpResponse:
     )
 
 
+# Labels that differ from the package format's element names, where the page needs them told apart:
+# the sender's 归档时间 is not the time dangan confirmed the record ("Archived at" on the same page).
+FIELD_LABELS = {
+    (schema.Group.CASE, "archived_at"): gettext_lazy("Archived at (sender)"),
+}
+
+
+def _label(e: schema.Element, zh: bool) -> str:
+    label = FIELD_LABELS.get((e.group, e.attr))
+    if label is not None:
+        return str(label)
+    return e.name if zh else e.name_en
+
+
 def _fields(data: dict[str, Any] | None, group: schema.Group, zh: bool) -> list[dict[str, Any]]:
     data = data or {}
     return [
-        {"label": e.name if zh else e.name_en, "value": data.get(e.attr)}
+        {"label": _label(e, zh), "value": data.get(e.attr), "datetime": e.kind == schema.Kind.DATETIME}
         for e in schema.elements_of(group)
         if e.attr in data
     ]
@@ -423,7 +458,8 @@ def _fields(data: dict[str, Any] | None, group: schema.Group, zh: bool) -> list[
 def _table(items: list[dict[str, Any]] | None, group: schema.Group, zh: bool) -> dict[str, Any]:
     elements = schema.elements_of(group)
     return {
-        "headers": [_("No."), *[(e.name if zh else e.name_en) for e in elements]],
+        "headers": [_("No."), *[_label(e, zh) for e in elements]],
+        "datetime_columns": [False, *[e.kind == schema.Kind.DATETIME for e in elements]],
         "rows": [
             [i.get("sequence") or str(n), *[i.get(e.attr) for e in elements]]
             for n, i in enumerate(items or [], 1)
@@ -469,7 +505,19 @@ def record(request: HttpRequest, pk: int) -> HttpResponse:
     _need(actor, Perm.VIEW_RECORDS)
     rec = get_object_or_404(Record.objects.select_related("fonds", "service_item"), pk=pk)
     files = list(rec.files.all())
-    submissions = list(rec.submissions.order_by("-received_at")) if actor.can(Perm.VIEW_SUBMISSIONS) else []
+    submissions = (
+        [
+            {"sub": s, "source": submission_source(s)}
+            for s in rec.submissions.select_related("source_system").order_by("-received_at")
+        ]
+        if actor.can(Perm.VIEW_SUBMISSIONS)
+        else []
+    )
+    returned = None
+    if rec.status == RecordStatus.RETURNED:
+        returned = AuditEvent.objects.filter(
+            kind="record.returned", object_type="record", object_id=str(rec.pk)
+        ).last()
     return render(
         request,
         "web/record.html",
@@ -487,6 +535,8 @@ def record(request: HttpRequest, pk: int) -> HttpResponse:
             "submissions": submissions,
             "submission_labels": SUBMISSION_LABELS,
             "next": request.get_full_path(),
+            "returned": returned,
+            "nav": NAV_FOR_STATUS.get(RecordStatus(rec.status), ""),
         },
     )
 
@@ -542,5 +592,6 @@ def submission(request: HttpRequest, pk: UUID) -> HttpResponse:
             "report_time": report_time(sub.report),
             "summary": check_summary(sub.report),
             "can_view_record": actor.can(Perm.VIEW_RECORDS),
+            "source": submission_source(sub),
         },
     )

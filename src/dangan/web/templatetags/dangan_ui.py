@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import re
+from datetime import datetime
 from typing import Any
 
 from django import template
@@ -65,7 +67,7 @@ def lookup(mapping: dict[Any, Any], key: Any) -> Any:
     """``{{ labels|lookup:record.status }}``."""
     try:
         return mapping[key]
-    except (KeyError, TypeError):
+    except (KeyError, IndexError, TypeError):
         return key
 
 
@@ -73,6 +75,38 @@ def lookup(mapping: dict[Any, Any], key: Any) -> Any:
 def dash(value: Any) -> Any:
     """Show an absent metadata value (None) as an em dash, an empty one as an empty string."""
     return "—" if value is None else value
+
+
+# A date and a time of day (ISO 8601, "T" or space between), optional seconds, fraction and zone.
+_ISO_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:?\d{2})?", re.ASCII
+)
+
+
+@register.filter
+def iso_datetime(value: Any) -> Any:
+    """Show an ISO date-time string of the metadata as "2024-09-20 11:30:23" (a zone, when given,
+    follows: "+08:00", "UTC"). The value is shown as it was sent, not converted to local time.
+    Anything else, a date alone included, is returned unchanged."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not _ISO_DATETIME.fullmatch(text):
+        return value
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    shown = parsed.strftime("%Y-%m-%d %H:%M:%S")
+    offset = parsed.utcoffset()
+    if offset is not None:
+        if text.endswith("Z"):
+            shown += " UTC"
+        else:
+            minutes = int(offset.total_seconds()) // 60
+            sign = "+" if minutes >= 0 else "-"
+            shown += f" {sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    return shown
 
 
 @register.simple_tag

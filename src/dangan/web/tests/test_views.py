@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.templatetags.static import static
 from django.urls import reverse
+from django.utils import timezone
 
+from dangan.accounts.roles import Actor
 from dangan.archive.models import Record
 from dangan.archive.states import RecordStatus
 from dangan.audit.models import AuditEvent
+from dangan.catalog.services import issue_source_token
+from dangan.ingest.models import Submission
 from dangan.storage.blobstore import default_store
 from dangan.web.tests.conftest import PASSWORD
 
@@ -294,3 +302,215 @@ def test_unknown_pages_are_404(officer_client, demo):
     assert officer_client.get(reverse("web:record", args=[999999])).status_code == 404
     missing = "00000000-0000-0000-0000-000000000000"
     assert officer_client.get(reverse("web:submission", args=[missing])).status_code == 404
+
+
+# ---------------------------------------------------------------------------------------------
+# New-user review: navigation by status, labels, returned notice, counters, favicon, sources, sort
+
+
+def _breadcrumb(body: str) -> str:
+    match = re.search(r'<nav class="breadcrumb".*?</nav>', body, re.S)
+    assert match, "no breadcrumb"
+    return match.group(0)
+
+
+def _current_nav(body: str) -> list[str]:
+    nav = re.search(r'<nav class="main-nav".*?</nav>', body, re.S)
+    assert nav, "no main navigation"
+    return re.findall(r'<a href="([^"]+)" aria-current="[^"]+">', nav.group(0))
+
+
+def test_record_page_nav_and_breadcrumb_follow_the_status(officer_client, demo):
+    pending, archived = demo.pending, demo.archived
+    body = officer_client.get(reverse("web:record", args=[pending.pk])).content.decode()
+    assert _current_nav(body) == [reverse("web:prearchive")]
+    crumb = _breadcrumb(body)
+    assert f'<a href="{reverse("web:prearchive")}">预归档库</a>' in crumb and "正式库" not in crumb
+
+    body = officer_client.get(reverse("web:record", args=[archived.pk])).content.decode()
+    assert _current_nav(body) == [reverse("web:records")]
+    crumb = _breadcrumb(body)
+    assert f'<a href="{reverse("web:records")}">正式库</a>' in crumb and "预归档库" not in crumb
+
+    officer_client.post(reverse("web:return", args=[pending.pk]), {"reason": "缺少申请人签字页"})
+    body = officer_client.get(reverse("web:record", args=[pending.pk])).content.decode()
+    assert _current_nav(body) == []
+    crumb = _breadcrumb(body)
+    assert "已退回" in crumb and "正式库" not in crumb and "<a " not in crumb
+
+    # The library pages themselves are the current page, not just the current section.
+    body = officer_client.get(reverse("web:records")).content.decode()
+    assert f'<a href="{reverse("web:records")}" aria-current="page">' in body
+
+
+def test_returned_record_says_who_returned_it_when_and_why(officer_client, demo):
+    record = demo.pending
+    officer_client.post(reverse("web:return", args=[record.pk]), {"reason": "缺少申请人签字页"})
+    event = AuditEvent.objects.get(kind="record.returned", object_id=str(record.pk))
+    body = officer_client.get(reverse("web:record", args=[record.pk])).content.decode()
+    notice = re.search(r'<section class="notice notice-returned".*?</section>', body, re.S)
+    assert notice, "no returned notice"
+    text = notice.group(0)
+    when = timezone.localtime(event.at).strftime("%Y-%m-%d %H:%M")
+    assert f"由 officer 于 {when} 退回" in text
+    assert "缺少申请人签字页" in text
+    assert body.index("notice-returned") < body.index('<header class="record-head">')  # at the top
+    assert "无归档信息包：该办件已退回" in body
+
+    officer_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    body = officer_client.get(reverse("web:record", args=[record.pk])).content.decode()
+    assert f"Returned by officer at {when}." in body
+
+
+def test_returned_notice_without_an_audit_event(officer_client, demo):
+    record = demo.pending
+    Record.objects.filter(pk=record.pk).update(status=RecordStatus.RETURNED, returned_reason="旧数据")
+    body = officer_client.get(reverse("web:record", args=[record.pk])).content.decode()
+    assert "notice-returned" in body and "旧数据" in body
+    assert "审计记录中没有退回人和退回时间" in body
+
+
+def test_sender_archiving_time_is_labelled_and_date_times_are_readable(officer_client, demo):
+    record = demo.archived
+    metadata = dict(record.metadata)
+    metadata["case"] = {**metadata.get("case", {}), "archived_at": "2024-09-20T11:30:23"}
+    steps = [dict(s) for s in metadata.get("steps") or [{"name": "受理", "handler": "张三"}]]
+    steps[0]["started_at"] = "2024-09-21T08:05:00+08:00"
+    metadata["steps"] = steps
+    Record.objects.filter(pk=record.pk).update(metadata=metadata)
+    url = reverse("web:record", args=[record.pk])
+
+    body = officer_client.get(url).content.decode()
+    assert "<dt>移交方归档时间</dt><dd>2024-09-20 11:30:23</dd>" in body
+    assert "<dt>归档时间</dt>" in body  # dangan's own confirmation time keeps its label
+    assert body.count("<dt>归档时间</dt>") == 1
+    assert '<td class="nowrap">2024-09-21 08:05:00 +08:00</td>' in body
+    assert "2024-09-20T11:30:23" not in body and "2024-09-21T08:05:00" not in body
+
+    officer_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    body = officer_client.get(url).content.decode()
+    assert "<dt>Archived at (sender)</dt><dd>2024-09-20 11:30:23</dd>" in body
+
+
+def _waiting(body: str) -> re.Match[str] | None:
+    return re.search(r'<span id="waiting-count"[^>]*>(\d+) 件待确认</span>', body)
+
+
+def test_prearchive_list_columns_and_counter(officer_client, demo):
+    record = demo.pending
+    waiting = Record.objects.filter(status=RecordStatus.PRE_ARCHIVE).count()
+    body = officer_client.get(reverse("web:prearchive")).content.decode()
+    assert '<th scope="col">保管期限</th>' in body and '<th scope="col">接收时间</th>' in body
+    row = re.search(rf'<tr id="rec-{record.pk}".*?</tr>', body, re.S).group(0)
+    assert f"{record.retention} 定期" in row or f"{record.retention} 永久" in row
+    assert timezone.localtime(record.created_at).strftime("%Y-%m-%d %H:%M") in row
+    match = _waiting(body)
+    assert match and int(match.group(1)) == waiting
+    assert "hx-swap-oob" not in match.group(0)
+
+
+def test_confirming_asks_first(officer_client, demo):
+    record = demo.pending
+    body = officer_client.get(reverse("web:prearchive")).content.decode()
+    row = re.search(rf'<tr id="rec-{record.pk}".*?</tr>', body, re.S).group(0)
+    assert f'hx-confirm="确认将 {record.file_number} 归档？' in row
+    assert "onsubmit=\"return !!window.htmx || confirm('确认将" in row  # htmx not loaded: plain confirm()
+    bulk = re.search(r'<form id="bulk-confirm".*?>', body, re.S).group(0)
+    assert "onsubmit=\"return confirm('确认将所选办件归档？" in bulk
+
+    body = officer_client.get(reverse("web:record", args=[record.pk])).content.decode()
+    assert "onsubmit=\"return confirm('确认归档？" in body
+
+    officer_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    body = officer_client.get(reverse("web:prearchive")).content.decode()
+    assert f'hx-confirm="Confirm archiving of {record.file_number}? ' in body
+
+
+def test_htmx_confirm_and_return_update_the_waiting_counter(officer_client, demo):
+    first = demo.pending
+    waiting = Record.objects.filter(status=RecordStatus.PRE_ARCHIVE).count()
+    response = officer_client.post(reverse("web:confirm", args=[first.pk]), HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert body.strip().startswith(f'<tr id="rec-{first.pk}"')
+    match = _waiting(body)
+    assert match and 'hx-swap-oob="true"' in match.group(0)
+    assert int(match.group(1)) == waiting - 1
+
+    # A failed action keeps the count as it is.
+    again = officer_client.post(reverse("web:confirm", args=[first.pk]), HTTP_HX_REQUEST="true")
+    assert "INVALID_TRANSITION" in again.content.decode()
+    assert int(_waiting(again.content.decode()).group(1)) == waiting - 1
+
+    # Without htmx the list page's counter is current as well.
+    page = officer_client.get(reverse("web:prearchive")).content.decode()
+    if waiting - 1:
+        assert int(_waiting(page).group(1)) == waiting - 1
+
+
+def test_htmx_return_updates_the_waiting_counter(officer_client, demo):
+    record = demo.pending
+    waiting = Record.objects.filter(status=RecordStatus.PRE_ARCHIVE).count()
+    url = reverse("web:return", args=[record.pk])
+    body = officer_client.post(url, {"reason": ""}, HTTP_HX_REQUEST="true").content.decode()
+    assert 'role="alert"' in body and int(_waiting(body).group(1)) == waiting  # refused: unchanged
+    body = officer_client.post(url, {"reason": "材料不全"}, HTTP_HX_REQUEST="true").content.decode()
+    assert body.strip().startswith(f'<tr id="rec-{record.pk}" class="row-returned"')
+    match = _waiting(body)
+    assert match and 'hx-swap-oob="true"' in match.group(0)
+    assert int(match.group(1)) == waiting - 1
+
+
+def test_htmx_action_on_a_missing_record_still_updates_the_counter(officer_client, demo):
+    response = officer_client.post(reverse("web:confirm", args=[999999]), HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert "<tr" not in body
+    assert _waiting(body)
+
+
+def test_favicon(officer_client, client, demo):
+    body = officer_client.get(reverse("web:dashboard")).content.decode()
+    icon = static("web/favicon.svg")
+    assert f'<link rel="icon" href="{icon}" type="image/svg+xml">' in body
+    response = client.get("/favicon.ico")  # no login needed
+    assert response.status_code == 302 and response["Location"] == icon
+    path = finders.find("web/favicon.svg")
+    assert path, "favicon.svg is not in the static files"
+    svg = Path(path).read_text(encoding="utf-8")
+    assert svg.startswith("<svg") and "http://www.w3.org/2000/svg" in svg
+    assert "href=" not in svg  # self-contained: no external requests
+
+
+def test_source_system_and_cli_operator_are_named(officer_client, demo):
+    accepted = next(s for s in demo.submissions if s.record_id)
+    body = officer_client.get(reverse("web:submission", args=[accepted.pk])).content.decode()
+    assert f"<dd>命令行 {accepted.submitted_by}</dd>" in body
+    record_body = officer_client.get(reverse("web:record", args=[accepted.record_id])).content.decode()
+    assert f"命令行 {accepted.submitted_by}" in record_body
+
+    system, _token = issue_source_token(Actor.system("test"), code="SX-TEST", name="示范办件系统", fonds=[])
+    Submission.objects.filter(pk=accepted.pk).update(
+        source_system=system, submitted_by="source:SX-TEST", channel="api"
+    )
+    body = officer_client.get(reverse("web:submission", args=[accepted.pk])).content.decode()
+    assert "<dd>示范办件系统 (SX-TEST)</dd>" in body
+    assert "source:SX-TEST" not in body
+    record_body = officer_client.get(reverse("web:record", args=[accepted.record_id])).content.decode()
+    assert "示范办件系统 (SX-TEST)" in record_body and "source:SX-TEST" not in record_body
+
+
+def test_formal_library_is_sorted_by_archival_code_by_default(officer_client, demo):
+    for pk in Record.objects.filter(status=RecordStatus.PRE_ARCHIVE).values_list("pk", flat=True):
+        officer_client.post(reverse("web:confirm", args=[pk]))
+    archived = list(Record.objects.filter(status=RecordStatus.ARCHIVED).order_by("archival_code"))
+    assert len(archived) >= 2
+    url = reverse("web:records")
+    for params in ({}, {"q": ""}, {"sort": "code"}, {"sort": "bogus"}):
+        body = officer_client.get(url, params).content.decode()
+        codes = re.findall(r'<td class="mono nowrap"><a href="/records/\d+/">([^<]+)</a>', body)
+        assert codes == [r.archival_code for r in archived], params
+        assert 'aria-sort="ascending"' in body and "▲" in body and "↕" not in body
+        assert "sort=-code" in body  # the header link reverses the order
+    body = officer_client.get(url, {"sort": "-code"}).content.decode()
+    codes = re.findall(r'<td class="mono nowrap"><a href="/records/\d+/">([^<]+)</a>', body)
+    assert codes == [r.archival_code for r in reversed(archived)]
+    assert 'aria-sort="descending"' in body and "▼" in body
