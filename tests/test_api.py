@@ -137,3 +137,14 @@ def test_oversized_upload_is_413(tmp_path, token, settings):
     resp = _upload(client, write_case(tmp_path, as_zip=True), token)
     assert resp.status_code == 413 and resp.json()["code"] == "PACKAGE_TOO_LARGE"
     assert Submission.objects.count() == 0
+
+
+def test_sender_reads_why_a_case_was_returned(tmp_path, token, operator, officer_actor):
+    from dangan.archive import services as archive
+
+    client = APIClient()
+    url = _upload(client, write_case(tmp_path, as_zip=True), token).json()["status_url"]
+    rid = client.get(url).json()["record"]["id"]
+    archive.return_record(officer_actor, rid, reason="申请书缺少签名")
+    record = client.get(url).json()["record"]
+    assert record["status"] == "returned" and record["returned_reason"] == "申请书缺少签名"

@@ -70,3 +70,20 @@ def test_confirm_verify_export(tmp_path, test_catalogue):
     res = runner.invoke(main, ["verify", "--json"])
     assert res.exit_code == 1
     assert json.loads(res.stdout)["problems"][0]["code"] == "DIGEST_MISMATCH"
+
+
+def test_refusals_are_one_line_errors_not_tracebacks(tmp_path, test_catalogue):
+    runner = CliRunner()
+    runner.invoke(main, ["ingest", str(write_case(tmp_path / "a"))])
+    ref = Record.objects.get().file_number
+    res = runner.invoke(main, ["archive", "return", ref, "--reason", "  "])
+    assert res.exit_code == 1 and "REASON_REQUIRED" in res.output and "Traceback" not in res.output
+    res = runner.invoke(main, ["archive", "confirm", ref, "--json"])
+    assert res.exit_code == 0
+    res = runner.invoke(main, ["archive", "confirm", ref])
+    assert res.exit_code == 1 and "already archived as" in res.output
+    res = runner.invoke(main, ["archive", "return", ref, "--reason", "x"])
+    assert res.exit_code == 1 and "INVALID_TRANSITION" in res.output
+    assert runner.invoke(main, ["user", "create", "u1", "--role", "records_officer"]).exit_code == 0
+    res = runner.invoke(main, ["user", "create", "u1", "--role", "records_officer"])
+    assert res.exit_code == 1 and "USER_EXISTS" in res.output

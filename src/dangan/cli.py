@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -195,10 +195,20 @@ def archive_confirm(refs: tuple[str, ...], all_pending: bool, as_user: str | Non
         for rid in ids:
             try:
                 record = services.confirm(actor, rid)
-                results.append({"id": rid, "status": "archived", "archival_code": record.archival_code})
+                results.append(
+                    {"id": rid, "file_number": record.file_number, "status": "archived",
+                     "archival_code": record.archival_code}
+                )  # fmt: skip
             except DanganError as exc:
                 failed += 1
-                results.append({"id": rid, "status": "error", "error": exc.as_dict()})
+                current = Record.objects.filter(pk=rid).first()
+                error = exc.as_dict()
+                if current is not None and current.status == RecordStatus.ARCHIVED:
+                    error["message"] = f"already archived as {current.archival_code}"
+                results.append(
+                    {"id": rid, "file_number": current.file_number if current else "", "status": "error",
+                     "error": error}
+                )  # fmt: skip
             progress.advance(task)
     if as_json:
         for r in results:
@@ -206,9 +216,9 @@ def archive_confirm(refs: tuple[str, ...], all_pending: bool, as_user: str | Non
     else:
         for r in results:
             if r["status"] == "archived":
-                out.print(f"[green]✓[/] {r['id']} → {r['archival_code']}")
+                out.print(f"[green]✓[/] {r['file_number']} → {r['archival_code']}")
             else:
-                out.print(f"[red]✗[/] {r['id']}: {r['error']['message']}")
+                out.print(f"[red]✗[/] {r['file_number'] or r['id']}: {r['error']['message']}")
     sys.exit(1 if failed else 0)
 
 
@@ -220,9 +230,20 @@ def archive_return(ref: str, reason: str, as_user: str | None) -> None:
     """Return a pre-archived case (退回) with a reason."""
     _setup()
     from dangan.archive import services
+    from dangan.core.errors import DanganError
 
-    record = services.return_record(_actor(as_user), _find_record(ref).pk, reason=reason)
-    out.print(f"returned {record.file_number}")
+    try:
+        record = services.return_record(_actor(as_user), _find_record(ref).pk, reason=reason)
+    except DanganError as exc:
+        _fail(exc)
+    out.print(f"退回 returned {record.file_number}: {record.returned_reason}")
+
+
+def _fail(exc: Exception) -> NoReturn:
+    """A refused operation: one clear line on stderr, exit 1 (no traceback)."""
+    code = getattr(exc, "code", type(exc).__name__)
+    console.print(f"[red]Error {code}:[/] {getattr(exc, 'message', str(exc))}")
+    sys.exit(1)
 
 
 # ------------------------------------------------------------------------------------- fixity
@@ -304,13 +325,20 @@ def user_create(username: str, roles: tuple[str, ...]) -> None:
     _setup()
     from dangan.accounts.roles import Role
     from dangan.accounts.services import create_user
+    from dangan.core.errors import DanganError
 
     try:
         role_list = [Role(r) for r in roles]
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    from django.contrib.auth.models import User
+
+    if User.objects.filter(username=username).exists():
+        _fail(DanganError(f"user {username!r} already exists", code="USER_EXISTS"))
     _, password = create_user(username, role_list)
-    out.print(f"user {username} created; one-time password: [bold]{password}")
+    out.print(
+        f"user {username} created; initial password (change it after the first login): [bold]{password}"
+    )
 
 
 @main.group()
@@ -332,6 +360,10 @@ def source_add(code: str, name: str, fonds_codes: tuple[str, ...]) -> None:
     missing = set(fonds_codes) - {f.code for f in fonds}
     if missing:
         raise click.UsageError(f"unknown fonds: {', '.join(sorted(missing))}")
+    from dangan.catalog.models import SourceSystem
+
+    if SourceSystem.objects.filter(code=code).exists():
+        console.print(f"[yellow]{code} exists: it gets a new token and the old one stops working now")
     _, token = issue_source_token(_actor(None), code=code, name=name, fonds=fonds)
     out.print(f"token for {code} (shown once): [bold]{token}")
 

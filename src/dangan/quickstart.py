@@ -66,12 +66,17 @@ def run(*, cases: int, seed: int, console: Console, progress: Callable[[], Any])
     operator = Actor.system("quickstart")
     ensure_role_groups()
     if not User.objects.filter(username=ADMIN).exists():
-        _, password = create_user(ADMIN, [Role.RECORDS_OFFICER], superuser=True)
+        # One account that can both configure the catalogue and work as records officer, for a demo.
+        # Separating the administrators (三员分立) comes with the accounts work.
+        _, password = create_user(ADMIN, [Role.RECORDS_OFFICER, Role.SYSTEM_ADMIN], superuser=True)
         console.print(
-            f"管理员 administrator: [bold]{ADMIN}[/]  一次性密码 one-time password: [bold yellow]{password}[/]"
+            f"管理员 administrator: [bold]{ADMIN}[/]  初始密码 initial password: [bold yellow]{password}[/]"
         )
     else:
-        console.print(f"管理员 administrator [bold]{ADMIN}[/] exists (password unchanged)")
+        console.print(
+            f"管理员 administrator [bold]{ADMIN}[/] exists (password unchanged; reset it with "
+            f"`dangan manage changepassword {ADMIN}`)"
+        )
     fonds = load_demo_catalogue(operator)
     console.print(f"全宗 fonds {fonds.code} {fonds.name}: {fonds.service_items.count()} 事项 service items")
 

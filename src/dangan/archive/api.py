@@ -27,7 +27,7 @@ class RecordSerializer(serializers.ModelSerializer[Record]):
         fields = [
             "id", "file_number", "archival_code", "status", "title", "fonds", "service_item", "year",
             "retention", "applicant_name", "completed_at", "file_count", "byte_total", "created_at",
-            "archived_at", "archived_by",
+            "archived_at", "archived_by", "returned_reason",
         ]  # fmt: skip
 
 

@@ -580,6 +580,12 @@ def pick_item(
     return rng.choices(items, weights=[i.weight for i in items])[0]
 
 
+def serial_base(seed: int) -> int:
+    """Serials start at a seed-dependent 10,000 block, so batches made with different seeds can be
+    ingested into one archive without 电子文件号 clashes (seeds 98 apart share a block)."""
+    return (seed % 98 + 1) * 10_000
+
+
 def generate(
     out_dir: Path,
     *,
@@ -606,7 +612,7 @@ def generate(
     for index in range(cases):
         rng = case_rng(seed, index)
         item = pick_item(rng, index, items)
-        pkg, files = generate_case(rng, item, index, fonds, options=options)
+        pkg, files = generate_case(rng, item, serial_base(seed) + index, fonds, options=options)
         written.append(write_package(pkg, files, out_dir, as_zip=as_zip))
         if progress is not None:
             progress(index + 1)

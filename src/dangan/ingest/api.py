@@ -45,7 +45,12 @@ class SubmissionSerializer(serializers.ModelSerializer[Submission]):
     def get_record(self, obj: Submission) -> dict[str, Any] | None:
         if obj.record is None:
             return None
-        return {"id": obj.record.pk, "status": obj.record.status, "archival_code": obj.record.archival_code}
+        return {
+            "id": obj.record.pk,
+            "status": obj.record.status,
+            "archival_code": obj.record.archival_code,
+            "returned_reason": obj.record.returned_reason or None,
+        }
 
 
 class CaseUploadView(APIView):
