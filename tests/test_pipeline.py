@@ -55,7 +55,9 @@ def test_ingest_confirm_export_verify(tmp_path, test_catalogue, operator, office
     report = preservation.verify_all(officer_actor)
     assert report.intact and report.aips == 1
     kinds = list(AuditEvent.objects.values_list("kind", flat=True))
-    assert kinds[-4:] == ["case.pre_archived", "record.archived", "aip.exported", "fixity.audit"]
+    assert kinds[-6:] == [
+        "case.received", "case.checking", "case.pre_archived", "record.archived", "aip.exported", "fixity.audit"
+    ]  # fmt: skip
 
 
 def test_duplicate_and_conflict(tmp_path, test_catalogue, operator):

@@ -37,6 +37,16 @@ def case_received(actor: Actor, submission_id: Any, *, package: str, channel: st
     return _log("case.received", actor, "submission", submission_id, package=package, channel=channel)
 
 
+def case_checking(actor: Actor, submission_id: Any, *, files: int, content_digest: str) -> AuditEvent:
+    return _log(
+        "case.checking", actor, "submission", submission_id, files=files, content_digest=content_digest
+    )
+
+
+def case_resumed(actor: Actor, submission_id: Any) -> AuditEvent:
+    return _log("case.resumed", actor, "submission", submission_id)
+
+
 def case_rejected(actor: Actor, submission_id: Any, *, errors: list[dict[str, str]]) -> AuditEvent:
     return _log("case.rejected", actor, "submission", submission_id, outcome="failure", errors=errors[:50])
 

@@ -104,8 +104,11 @@ def process_upload(submission_id: str) -> None:
     sub = Submission.objects.get(pk=submission_id)
     if sub.status in FINAL:
         return
-    if sub.status == SubmissionStatus.CHECKING:
-        _advance(sub, SubmissionStatus.RECEIVED)
+    if sub.status == SubmissionStatus.CHECKING:  # a crash interrupted the check: start it again
+        with transaction.atomic():
+            _advance(sub, SubmissionStatus.RECEIVED)
+            sub.save(update_fields=["status"])
+            events.case_resumed(_actor_for(sub), sub.id)
     qdir = quarantine_dir(sub)
     upload = qdir / UPLOAD_NAME
     actor = _actor_for(sub)
@@ -201,6 +204,7 @@ def _check_and_file(
             sub.container_sm3 = received.container_sm3
             sub.content_digest = received.content_digest()
             sub.save()
+            events.case_checking(actor, sub.id, files=len(received.files), content_digest=sub.content_digest)
         _run_checks_and_file(sub, actor, received, batch_entry)
     except Exception as exc:
         # A bug or an unforeseen input must not leave the submission hanging or lose the reason:
