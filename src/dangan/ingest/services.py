@@ -102,7 +102,8 @@ def receive_upload(
 def process_upload(submission_id: str) -> None:
     """Job: check an uploaded package. Safe to run again after a crash (it resumes from RECEIVED)."""
     sub = Submission.objects.get(pk=submission_id)
-    if sub.status in FINAL:
+    if sub.status in FINAL:  # done before a crash; only the quarantine copy may be left over
+        shutil.rmtree(quarantine_dir(sub), ignore_errors=True)
         return
     if sub.status == SubmissionStatus.CHECKING:  # a crash interrupted the check: start it again
         with transaction.atomic():
