@@ -64,3 +64,23 @@ def make_case(
 def write_case(dest: Path, *, as_zip: bool = False, **kw: object) -> Path:
     pkg, files = make_case(**kw)  # type: ignore[arg-type]
     return writer.write_zip(pkg, files, dest) if as_zip else writer.write_folder(pkg, files, dest)
+
+
+def zip_with_raw_names(path: Path, entries: dict[str, bytes], encoding: str) -> Path:
+    """A ZIP whose names are stored in ``encoding`` *without* the UTF-8 flag, as Windows tools (GBK)
+    and Info-ZIP/macOS (UTF-8) write them. Python always flags non-ASCII names as UTF-8, so ASCII
+    placeholders of the same byte length are written first and the raw bytes patched in."""
+    import zipfile
+
+    swaps = []
+    with zipfile.ZipFile(path, "w") as zf:
+        for i, (name, data) in enumerate(entries.items()):
+            raw = name.encode(encoding)
+            placeholder = f"n{i}".ljust(len(raw), "_").encode()
+            swaps.append((placeholder, raw))
+            zf.writestr(placeholder.decode(), data)
+    content = path.read_bytes()
+    for placeholder, raw in swaps:
+        content = content.replace(placeholder, raw)
+    path.write_bytes(content)
+    return path

@@ -13,7 +13,7 @@ from dangan.core.package import schema, writer
 from dangan.core.package.intake import receive_folder, receive_zip
 from dangan.core.package.metadata import metadata_xml, parse_metadata
 from dangan.ingest import services as ingest
-from tests.factories import make_case, write_case
+from tests.factories import make_case, write_case, zip_with_raw_names
 
 pytestmark = pytest.mark.django_db
 
@@ -94,18 +94,8 @@ def test_unicode_normalisation_duplicates_refused(tmp_path):
 
 def test_utf8_names_without_flag_as_info_zip_writes_them(tmp_path, test_catalogue, operator):
     pkg, files = make_case()
-    path = tmp_path / "infozip.zip"
-    swaps = []
-    with zipfile.ZipFile(path, "w") as zf:
-        for i, (name, data) in enumerate([(schema.METADATA_FILENAME, metadata_xml(pkg)), *files.items()]):
-            utf8 = name.encode("utf-8")
-            placeholder = f"n{i}".ljust(len(utf8), "_").encode()
-            swaps.append((placeholder, utf8))
-            zf.writestr(placeholder.decode(), data)
-    raw = path.read_bytes()
-    for placeholder, utf8 in swaps:
-        raw = raw.replace(placeholder, utf8)  # UTF-8 bytes, UTF-8 flag left unset
-    path.write_bytes(raw)
+    entries = {schema.METADATA_FILENAME: metadata_xml(pkg), **files}
+    path = zip_with_raw_names(tmp_path / "infozip.zip", entries, "utf-8")
     sub = ingest.ingest_path(operator, path)
     assert sub.status == "accepted", sub.errors
 

@@ -15,7 +15,7 @@ from dangan.core.errors import UnsafeArchiveError
 from dangan.core.package import schema, writer
 from dangan.core.package.intake import IntakeLimits, receive_folder, receive_zip
 from dangan.core.package.metadata import metadata_xml, parse_metadata
-from tests.factories import make_case
+from tests.factories import make_case, zip_with_raw_names
 
 
 def _check(tmp_path: Path, pkg, files, *, metadata: bytes | None = None, as_zip: bool = False):
@@ -189,20 +189,8 @@ def test_zip_corrupt_and_duplicates(tmp_path: Path) -> None:
 
 def test_gbk_names_without_utf8_flag_are_decoded(tmp_path: Path) -> None:
     pkg, files = make_case()
-    path = tmp_path / "gbk.zip"
-    # Python always writes non-ASCII names as UTF-8, so write ASCII placeholders of the same byte
-    # length and patch in the GBK bytes, as Windows tools without the UTF-8 flag write them.
-    swaps = []
-    with zipfile.ZipFile(path, "w") as zf:
-        for i, (name, data) in enumerate([(schema.METADATA_FILENAME, metadata_xml(pkg)), *files.items()]):
-            gbk = name.encode("gbk")
-            placeholder = f"n{i}".ljust(len(gbk), "_").encode()
-            swaps.append((placeholder, gbk))
-            zf.writestr(placeholder.decode(), data)
-    raw = path.read_bytes()
-    for placeholder, gbk in swaps:
-        raw = raw.replace(placeholder, gbk)
-    path.write_bytes(raw)
+    entries = {schema.METADATA_FILENAME: metadata_xml(pkg), **files}
+    path = zip_with_raw_names(tmp_path / "gbk.zip", entries, "gbk")
     received = receive_zip(path, tmp_path / "q")
     assert set(received.files) == {schema.METADATA_FILENAME, *files}
     assert run_profile(build_context(received)).passed
