@@ -4,8 +4,8 @@ every broken variant is broken in exactly the intended way."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
+import os
 import random
 import re
 import stat
@@ -30,7 +30,6 @@ from dangan.demo.command import demo_data
 from dangan.demo.files import FileOptions, PdfContent, ScanKind, pdf_document, scan_jpeg
 from dangan.demo.generator import generate, generate_case
 
-HAVE_PIKEPDF = importlib.util.find_spec("pikepdf") is not None
 OFD_NS = "{http://www.ofdspec.org/2016}"
 REAL_OFD = Path("/work/shared/fixtures/ofd/helloworld.ofd")
 
@@ -311,9 +310,7 @@ def test_pdfs_open(full_files: dict[str, bytes], folder_batch: tuple[Path, list[
     for name, data in pdfs.items():
         assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF"), name
         assert b"/STSong-Light" in data, name
-    if not HAVE_PIKEPDF:
-        pytest.skip("pikepdf not installed: checked only the %PDF header, %%EOF trailer and the CID font")
-    import pikepdf
+    import pikepdf  # a test dependency: the PDFs must open in an independent reader
 
     for name, data in pdfs.items():
         with pikepdf.open(io.BytesIO(data)) as pdf:
@@ -398,7 +395,9 @@ def check_ofd(data: bytes) -> etree._Element:
 
 
 def test_real_ofd_passes_the_structure_check() -> None:
-    if not REAL_OFD.exists():
+    if not REAL_OFD.exists():  # ../shared sits beside the checkout in CI; elsewhere it may not
+        if os.environ.get("CI"):
+            pytest.fail(f"{REAL_OFD} not available")
         pytest.skip(f"{REAL_OFD} not available")
     content = check_ofd(REAL_OFD.read_bytes())
     assert content.findall(f".//{OFD_NS}TextObject")
@@ -440,11 +439,10 @@ def test_larger_files_on_request() -> None:
     small = pdf_document(random.Random(1), content)
     big = pdf_document(random.Random(1), content, options=FileOptions(min_file_bytes=400_000))
     assert len(small) < 20_000 <= 400_000 <= len(big)
-    if HAVE_PIKEPDF:
-        import pikepdf
+    import pikepdf
 
-        with pikepdf.open(io.BytesIO(big)) as pdf:
-            assert len(pdf.pages) > 1
+    with pikepdf.open(io.BytesIO(big)) as pdf:
+        assert len(pdf.pages) > 1
     jpeg = scan_jpeg(random.Random(1), ScanKind.SIGNED_FORM, options=FileOptions(min_file_bytes=300_000))
     assert len(jpeg) >= 300_000
     with Image.open(io.BytesIO(jpeg)) as img:
