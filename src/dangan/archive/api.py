@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
@@ -31,12 +31,21 @@ class RecordSerializer(serializers.ModelSerializer[Record]):
         ]  # fmt: skip
 
 
+class RecordFileSerializer(serializers.Serializer[dict[str, object]]):
+    path = serializers.CharField()
+    size = serializers.IntegerField()
+    sm3 = serializers.CharField()
+    category = serializers.CharField()
+    name = serializers.CharField()
+
+
 class RecordDetailSerializer(RecordSerializer):
     files = serializers.SerializerMethodField()
 
     class Meta(RecordSerializer.Meta):
         fields = [*RecordSerializer.Meta.fields, "metadata", "check_report", "files"]
 
+    @extend_schema_field(RecordFileSerializer(many=True))
     def get_files(self, obj: Record) -> list[dict[str, object]]:
         return [
             {"path": f.path, "size": f.size, "sm3": f.sm3, "category": f.category, "name": f.name}

@@ -1,6 +1,6 @@
 from django.db import models
 
-from dangan.archive.states import LABELS, RecordStatus
+from dangan.archive.states import CHOICES, RecordStatus
 from dangan.core.codes import RETENTION_CODES
 
 
@@ -10,7 +10,7 @@ class Record(models.Model):
     file_number = models.CharField("电子文件号", max_length=100, db_index=True)
     fonds = models.ForeignKey("catalog.Fonds", on_delete=models.PROTECT, related_name="records")
     service_item = models.ForeignKey("catalog.ServiceItem", on_delete=models.PROTECT, related_name="records")
-    status = models.CharField(max_length=16, choices=list(LABELS.items()), default=RecordStatus.PRE_ARCHIVE)
+    status = models.CharField(max_length=16, choices=CHOICES, default=RecordStatus.PRE_ARCHIVE)
     archival_code = models.CharField("档号", max_length=100, unique=True, null=True, blank=True)
     title = models.CharField("题名", max_length=500)
     case_number = models.CharField("办件编号", max_length=100, blank=True)

@@ -20,6 +20,9 @@ LABELS = {
     RecordStatus.RETURNED: "已退回 Returned",
 }
 
+# (value, label) pairs for model fields and the OpenAPI enum.
+CHOICES = [(status.value, label) for status, label in LABELS.items()]
+
 _S = RecordStatus
 RECORD = StateMachine(
     "record",

@@ -204,6 +204,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Archive system for government-service electronic records (政务服务电子档案)",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "SubmissionStatusEnum": "dangan.ingest.states.CHOICES",
+        "RecordStatusEnum": "dangan.archive.states.CHOICES",
+    },
 }
 
 # Intake limits (DOMAIN.md; the ZIP rules in core/package/intake.py).

@@ -2,7 +2,7 @@ import uuid
 
 from django.db import models
 
-from dangan.ingest.states import LABELS, SubmissionStatus
+from dangan.ingest.states import CHOICES, SubmissionStatus
 
 
 class Submission(models.Model):
@@ -16,7 +16,7 @@ class Submission(models.Model):
     submitted_by = models.CharField(max_length=150)
     package_name = models.CharField(max_length=255)
     batch = models.CharField(max_length=100, blank=True)
-    status = models.CharField(max_length=16, choices=list(LABELS.items()), default=SubmissionStatus.RECEIVED)
+    status = models.CharField(max_length=16, choices=CHOICES, default=SubmissionStatus.RECEIVED)
     file_number = models.CharField(max_length=100, blank=True, db_index=True)
     content_digest = models.CharField(max_length=64, blank=True)
     container_sm3 = models.CharField(max_length=64, blank=True)

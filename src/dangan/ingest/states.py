@@ -23,6 +23,9 @@ LABELS = {
     SubmissionStatus.ACCEPTED: "已入预归档库 Accepted",
 }
 
+# (value, label) pairs for model fields and the OpenAPI enum.
+CHOICES = [(status.value, label) for status, label in LABELS.items()]
+
 _S = SubmissionStatus
 SUBMISSION = StateMachine(
     "submission",
