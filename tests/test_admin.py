@@ -50,3 +50,14 @@ def test_fonds_pattern_is_validated_and_change_audited(admin_client, test_catalo
     )
     event = AuditEvent.objects.filter(kind="catalog.changed").last()
     assert AuditEvent.objects.filter(kind="catalog.changed").count() == before + 1 and event.actor == "root"
+
+
+def test_superuser_without_catalogue_role_gets_403_not_500(test_catalogue):
+    create_user("plain", [Role.RECORDS_OFFICER], password="Long-enough-pw-2", superuser=True)
+    client = Client()
+    assert client.login(username="plain", password="Long-enough-pw-2")
+    resp = client.post(
+        f"/admin/catalog/fonds/{test_catalogue.pk}/change/", _form(test_catalogue, "{fonds}-{piece:4}")
+    )
+    assert resp.status_code == 403
+    assert Fonds.objects.get(pk=test_catalogue.pk).archival_code_pattern != "{fonds}-{piece:4}"

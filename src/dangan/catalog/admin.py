@@ -6,14 +6,22 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 
-from dangan.accounts.roles import Actor
+from dangan.accounts.roles import Actor, Perm
 from dangan.catalog import services
 from dangan.catalog.models import Fonds, ServiceItem, SourceSystem
 from dangan.core.codes import CodePattern
 from dangan.core.errors import DanganError
+
+
+def _catalogue_actor(request: HttpRequest) -> Actor:
+    """The admin user as an actor; without the catalogue permission the save is refused with 403."""
+    actor = Actor.from_user(request.user)
+    if not actor.can(Perm.MANAGE_CATALOG):
+        raise PermissionDenied("managing the catalogue needs the system administrator role")
+    return actor
 
 
 class FondsForm(forms.ModelForm):  # type: ignore[type-arg]
@@ -38,7 +46,7 @@ class FondsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def save_model(self, request: HttpRequest, obj: Fonds, form: Any, change: bool) -> None:
         saved = services.upsert_fonds(
-            Actor.from_user(request.user), code=obj.code, name=obj.name, region_code=obj.region_code,
+            _catalogue_actor(request), code=obj.code, name=obj.name, region_code=obj.region_code,
             pattern=obj.archival_code_pattern,
         )  # fmt: skip
         obj.pk = saved.pk
@@ -55,9 +63,7 @@ class ServiceItemAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def save_model(self, request: HttpRequest, obj: ServiceItem, form: Any, change: bool) -> None:
         fields = {f: getattr(obj, f) for f in form.cleaned_data if f not in ("fonds", "code")}
-        saved = services.upsert_service_item(
-            Actor.from_user(request.user), obj.fonds, code=obj.code, **fields
-        )
+        saved = services.upsert_service_item(_catalogue_actor(request), obj.fonds, code=obj.code, **fields)
         obj.pk = saved.pk
 
     def has_delete_permission(self, request: HttpRequest, obj: ServiceItem | None = None) -> bool:
