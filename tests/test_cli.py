@@ -87,3 +87,42 @@ def test_refusals_are_one_line_errors_not_tracebacks(tmp_path, test_catalogue):
     assert runner.invoke(main, ["user", "create", "u1", "--role", "records_officer"]).exit_code == 0
     res = runner.invoke(main, ["user", "create", "u1", "--role", "records_officer"])
     assert res.exit_code == 1 and "USER_EXISTS" in res.output
+
+
+def test_permission_refusal_under_as_user_is_one_line(tmp_path, test_catalogue):
+    runner = CliRunner()
+    assert runner.invoke(main, ["user", "create", "clerk", "--role", "service_clerk"]).exit_code == 0
+    runner.invoke(main, ["ingest", str(write_case(tmp_path / "a"))])
+    res = runner.invoke(main, ["archive", "confirm", "--all-pending", "--as", "clerk"])
+    assert res.exit_code == 1 and "PERMISSION_DENIED" in res.output and "Traceback" not in res.output
+
+
+def test_system_admin_user_sees_the_catalogue_screens(db):
+    from django.test import Client
+
+    from dangan.accounts.roles import Role
+    from dangan.accounts.services import create_user
+
+    create_user("sysadmin", [Role.SYSTEM_ADMIN], password="Long-enough-pw-3")
+    client = Client()
+    assert client.login(username="sysadmin", password="Long-enough-pw-3")
+    assert client.get("/admin/catalog/fonds/").status_code == 200
+    assert client.get("/admin/archive/record/").status_code == 403
+
+
+def test_init_sets_up_an_empty_instance(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DANGAN_HOME": str(tmp_path / "home")}
+    env.pop("DANGAN_DATABASE_URL", None)
+    res = subprocess.run(
+        [sys.executable, "-m", "dangan.cli", "init"], env=env, capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stderr
+    assert "initial password" in res.stderr
+    assert (tmp_path / "home" / "dangan.sqlite3").exists() and (
+        tmp_path / "home" / "keys" / "instance-sm2.key"
+    ).exists()
+    assert not (tmp_path / "home" / "demo-inbox").exists()

@@ -61,7 +61,21 @@ def _progress() -> Progress:
     )
 
 
-@click.group()
+class _Main(click.Group):
+    """Every refusal from a service (no permission, invalid transition, bad input) is one clear line
+    and exit 1 — never a traceback — whichever command hit it."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from dangan.accounts.roles import PermissionDenied
+        from dangan.core.errors import DanganError
+
+        try:
+            return super().invoke(ctx)
+        except (DanganError, PermissionDenied) as exc:
+            _fail(exc)
+
+
+@click.group(cls=_Main)
 @click.version_option(package_name="dangan")
 def main() -> None:
     """dangan (档案) — archive system for government-service electronic records."""
@@ -399,6 +413,16 @@ def _serve(host: str, port: int, threads: int) -> None:
     waitress_serve(
         application, host=host, port=port, threads=threads, max_request_body_size=body_limit, ident="dangan"
     )
+
+
+@main.command()
+def init() -> None:
+    """Set up an empty instance in DANGAN_HOME: database, SM2 key and certificate, administrator."""
+    _setup()
+    from dangan import quickstart as qs
+
+    qs.setup_instance(console)
+    console.print("next: register your fonds and service items at /admin/, then `dangan serve`")
 
 
 @main.command()

@@ -53,17 +53,13 @@ def load_demo_catalogue(actor: Actor) -> Fonds:
     return fonds
 
 
-def run(*, cases: int, seed: int, console: Console, progress: Callable[[], Any]) -> None:
-    from dangan.demo.broken import write_broken_variants
-    from dangan.demo.generator import generate
-
+def setup_instance(console: Console) -> None:
+    """Data directory, database, instance key and the administrator: everything but demo data."""
     data = Path(settings.DATA_DIR)
     console.print(f"数据目录 data directory: [bold]{data}")
     call_command("migrate", interactive=False, verbosity=0)
     key = archive_services.instance_key()
     console.print(f"实例签名证书 instance SM2 certificate: {key.cert_path} (SM3 {key.fingerprint[:16]}…)")
-
-    operator = Actor.system("quickstart")
     ensure_role_groups()
     if not User.objects.filter(username=ADMIN).exists():
         # One account that can both configure the catalogue and work as records officer, for a demo.
@@ -77,6 +73,15 @@ def run(*, cases: int, seed: int, console: Console, progress: Callable[[], Any])
             f"管理员 administrator [bold]{ADMIN}[/] exists (password unchanged; reset it with "
             f"`dangan manage changepassword {ADMIN}`)"
         )
+
+
+def run(*, cases: int, seed: int, console: Console, progress: Callable[[], Any]) -> None:
+    from dangan.demo.broken import write_broken_variants
+    from dangan.demo.generator import generate
+
+    setup_instance(console)
+    data = Path(settings.DATA_DIR)
+    operator = Actor.system("quickstart")
     fonds = load_demo_catalogue(operator)
     console.print(f"全宗 fonds {fonds.code} {fonds.name}: {fonds.service_items.count()} 事项 service items")
 
