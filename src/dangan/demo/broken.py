@@ -251,7 +251,7 @@ def write_broken_variants(
         path: Path | None = None
 
         if name == "base":
-            pass
+            pass  # the unmodified case: it must be accepted (and "conflict" then clashes with it)
         elif name == "conflict":
             rescan = seeded("dangan-demo-broken", seed, "rescan")
             files[_ID_COPY] = render(

@@ -106,7 +106,7 @@ def _decode_name(info: zipfile.ZipInfo) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        pass
+        pass  # not UTF-8: try the next encoding
     from_field = _unicode_path_field(info, raw)
     if from_field is not None:
         return from_field
