@@ -28,7 +28,7 @@ from dangan.demo import catalog, people
 from dangan.demo.broken import VARIANTS, ZIP_PASSWORD, read_variants, write_broken_variants
 from dangan.demo.command import demo_data
 from dangan.demo.files import FileOptions, PdfContent, ScanKind, pdf_document, scan_jpeg
-from dangan.demo.generator import generate, generate_case
+from dangan.demo.generator import build_case, generate
 
 OFD_NS = "{http://www.ofdspec.org/2016}"
 REAL_OFD = Path("/work/shared/fixtures/ofd/helloworld.ofd")
@@ -82,10 +82,11 @@ def zip_batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path
 @pytest.fixture(scope="module")
 def full_cases() -> list[tuple[CasePackage, dict[str, bytes]]]:
     """One case of every item with every optional material (so every file kind occurs)."""
-    return [
-        generate_case(random.Random(i), item, i, include_optional=True)
+    built = [
+        build_case(random.Random(i), item, i, include_optional=True)
         for i, item in enumerate(catalog.SERVICE_ITEMS)
     ]
+    return [(b.pkg, b.files) for b in built]
 
 
 @pytest.fixture(scope="module")

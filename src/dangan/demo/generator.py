@@ -1,6 +1,6 @@
 """Generate consistent, realistic demo cases (办件) and write them as archival information packages.
 
-``generate_case`` builds one case: applicant, process steps with handlers and opinions, the
+``build_case`` builds one case: applicant, process steps with handlers and opinions, the
 electronic licence, and every file of the item's archiving scope as real content (PDF, JPEG scan,
 WAV, MP4, OFD). ``generate`` writes a batch of cases as folders or ZIPs plus the batch manifest.
 Everything comes from the seed: the same seed gives byte-identical output on any day.
@@ -144,27 +144,6 @@ def _unit_number(rng: random.Random, region: str) -> str:
     )
 
 
-def generate_case(
-    rng: random.Random,
-    item: DemoServiceItem,
-    index: int,
-    fonds: DemoFonds = DEMO_FONDS,
-    *,
-    options: FileOptions = DEFAULT_OPTIONS,
-    include_optional: bool | None = None,
-    years: tuple[int, ...] = DEMO_YEARS,
-) -> tuple[CasePackage, dict[str, bytes]]:
-    """One complete, consistent case of ``item``; ``index`` (0-based) gives the 6-digit serial.
-
-    Optional materials are included at random unless ``include_optional`` says otherwise. Returns the
-    package (sizes, SM3 digests and totals filled by ``writer.complete``) and its files by path.
-    """
-    built = build_case(
-        rng, item, index, fonds, options=options, include_optional=include_optional, years=years
-    )
-    return built.pkg, built.files
-
-
 @dataclass
 class BuiltCase:
     pkg: CasePackage
@@ -182,7 +161,12 @@ def build_case(
     include_optional: bool | None = None,
     years: tuple[int, ...] = DEMO_YEARS,
 ) -> BuiltCase:
-    """``generate_case`` that also returns the case's facts."""
+    """One complete, consistent case of ``item``; ``index`` (0-based) gives the serial.
+
+    Optional materials are included at random unless ``include_optional`` says otherwise. Returns the
+    package (sizes, SM3 digests and totals filled by ``writer.complete``), its files by path, and the
+    facts the documents state (so a caller can re-render one material, e.g. a re-scan).
+    """
     serial = index + 1
     region = fonds.region_code
     year = rng.choice(years)
@@ -612,8 +596,8 @@ def generate(
     for index in range(cases):
         rng = case_rng(seed, index)
         item = pick_item(rng, index, items)
-        pkg, files = generate_case(rng, item, serial_base(seed) + index, fonds, options=options)
-        written.append(write_package(pkg, files, out_dir, as_zip=as_zip))
+        built = build_case(rng, item, serial_base(seed) + index, fonds, options=options)
+        written.append(write_package(built.pkg, built.files, out_dir, as_zip=as_zip))
         if progress is not None:
             progress(index + 1)
     if batch:
