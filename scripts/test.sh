@@ -11,14 +11,24 @@ PYTHON=${PYTHON:-python3}
 PG_URL=${DANGAN_TEST_PG:-postgres://postgres@127.0.0.1:5432/test}
 REDIS_URL=${DANGAN_TEST_REDIS:-redis://127.0.0.1:6379/15}
 
-# System tools the tests use: Debian's Chromium for the browser tests.
-if ! command -v chromium >/dev/null 2>&1; then
+# System tools the tests use, from Debian: Chromium (browser tests), ClamAV (virus check 4-2 with a
+# signature database the test writes), ffmpeg (ffprobe for audio/video validation), a CJK TrueType font
+# (embedded in PDF reports).
+SYSTEM_PACKAGES="chromium clamav clamav-daemon ffmpeg fonts-wqy-microhei"
+missing=""
+for pkg in $SYSTEM_PACKAGES; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "== installing chromium (Debian)"
+    echo "== installing from Debian:$missing"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+  elif [ "${CI:-}" = "true" ]; then
+    echo "!! CI: missing Debian packages:$missing (apt-get install$missing)" >&2
+    exit 1
   else
-    echo "!! chromium is not installed: browser tests will be skipped (apt-get install chromium)" >&2
+    echo "!! missing Debian packages:$missing — tests that need them will be skipped" >&2
   fi
 fi
 
