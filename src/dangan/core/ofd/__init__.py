@@ -1,0 +1,37 @@
+"""OFD documents (GB/T 33190): safe container access, structure and OFD-A checks, signatures and seals.
+
+Entry points: :func:`validate_ofd` (structure + OFD-A, never raises for a bad file),
+:func:`verify_signatures` (raises OfdError for an unreadable file) and :func:`verify_document`
+(never raises; ``error`` says why).
+"""
+
+from dangan.core.ofd.container import OfdContainer, OfdError, OfdLimits, open_ofd
+from dangan.core.ofd.signatures import (
+    STEP_LABELS,
+    STEP_ORDER,
+    OfdSignatureReport,
+    ReferenceCheck,
+    SignatureVerdict,
+    Step,
+    verify_document,
+    verify_signatures,
+)
+from dangan.core.ofd.structure import OfdProblem, OfdValidation, validate_ofd
+
+__all__ = [
+    "STEP_LABELS",
+    "STEP_ORDER",
+    "OfdContainer",
+    "OfdError",
+    "OfdLimits",
+    "OfdProblem",
+    "OfdSignatureReport",
+    "OfdValidation",
+    "ReferenceCheck",
+    "SignatureVerdict",
+    "Step",
+    "open_ofd",
+    "validate_ofd",
+    "verify_document",
+    "verify_signatures",
+]
