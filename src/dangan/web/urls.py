@@ -24,6 +24,9 @@ urlpatterns = [
     path("records/<int:pk>/confirm/", views.confirm, name="confirm"),
     path("records/<int:pk>/return/", views.return_record, name="return"),
     path("records/<int:pk>/files/<path:path>", views.record_file, name="record-file"),
+    path("records/<int:pk>/report.pdf", views.record_report, {"fmt": "pdf"}, name="record-report-pdf"),
+    path("records/<int:pk>/report.html", views.record_report, {"fmt": "html"}, name="record-report-html"),
+    path("records/registration-form/", views.registration_form, name="registration-form"),
     path("rejected/", views.rejected, name="rejected"),
     path("submissions/<uuid:pk>/", views.submission, name="submission"),
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 from django.contrib import messages
@@ -17,13 +18,20 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as HttpForbidden
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+)
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils import translation
-from django.utils.dateparse import parse_datetime
+from django.utils import timezone, translation
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.html import format_html, format_html_join
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -42,6 +50,10 @@ from dangan.core.errors import DanganError
 from dangan.core.package import schema
 from dangan.ingest.models import Submission
 from dangan.ingest.states import SubmissionStatus
+from dangan.reports import render_html, render_pdf, render_registration_html, render_registration_pdf
+from dangan.reports.html import outcome_columns
+from dangan.reports.records import archived_records, record_reports, registration_input, report_filename
+from dangan.reports.summary import build_view
 from dangan.web.forms import RecordFilterForm, ReturnForm
 
 PAGE_SIZE = 50
@@ -531,6 +543,7 @@ def record(request: HttpRequest, pk: int) -> HttpResponse:
             "report_rows": report_rows(rec.check_report),
             "report_time": report_time(rec.check_report),
             "summary": check_summary(rec.check_report),
+            **record_report_context(rec),
             "aips": list(rec.aips.order_by("-version")),
             "submissions": submissions,
             "submission_labels": SUBMISSION_LABELS,
@@ -558,6 +571,102 @@ def record_file(request: HttpRequest, pk: int, path: str) -> FileResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+# ---------------------------------------------------------------------------------------------
+# Check reports (四性检测报告) and the 归档登记表 (GB/T 18894 表A.1)
+
+# A registration form lists every record it covers; a larger set must be narrowed (by fonds or dates).
+MAX_REGISTRATION_RECORDS = 5000
+
+
+def _report_lang() -> str:
+    return "zh-hans" if _zh() else "en"
+
+
+def registration_url(rec: Record) -> str:
+    """The 归档登记表 of the day ``rec`` was confirmed in its fonds ("" before confirmation)."""
+    if rec.status != RecordStatus.ARCHIVED or rec.archived_at is None:
+        return ""
+    day = timezone.localtime(rec.archived_at).date().isoformat()
+    query = urlencode({"fonds": rec.fonds.code, "from": day, "to": day})
+    return f"{reverse('web:registration-form')}?{query}"
+
+
+def record_report_context(rec: Record) -> dict[str, Any]:
+    """The record page's check report: grouped by property (the same grouping as the HTML and PDF
+    reports), with the download links."""
+    lang = _report_lang()
+    return {
+        "report_view": build_view(rec.check_report, lang) if rec.check_report else None,
+        "report_columns": outcome_columns(lang),
+        "registration_url": registration_url(rec),
+    }
+
+
+def _download(body: bytes, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    if content_type.startswith("text/html"):
+        # The report has no script and loads nothing; should it be opened from here, it may not either.
+        response["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+        )
+    return response
+
+
+@login_required
+@require_GET
+def record_report(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+    """The record's check report as PDF or HTML (whoever may view the record may download it)."""
+    actor = _actor(request)
+    _need(actor, Perm.VIEW_RECORDS)
+    rec = get_object_or_404(Record, pk=pk)
+    reports = record_reports(rec)
+    if not reports:
+        raise Http404(_("No check report."))
+    lang = _report_lang()
+    if fmt == "pdf":
+        return _download(render_pdf(reports, lang=lang), "application/pdf", report_filename(rec, "pdf"))
+    body = render_html(reports, lang=lang).encode("utf-8")
+    return _download(body, "text/html; charset=utf-8", report_filename(rec, "html"))
+
+
+@login_required
+@require_GET
+def registration_form(request: HttpRequest) -> HttpResponse:
+    """The 归档登记表 of the formal library's records confirmed from ``from`` to ``to`` (YYYY-MM-DD,
+    both optional and inclusive), optionally of one ``fonds`` (全宗号); ``format=html`` for HTML."""
+    actor = _actor(request)
+    _need(actor, Perm.VIEW_RECORDS)
+    try:
+        date_from = parse_date(request.GET.get("from") or "") if request.GET.get("from") else None
+        date_to = parse_date(request.GET.get("to") or "") if request.GET.get("to") else None
+    except ValueError:
+        date_from = date_to = None
+    if (request.GET.get("from") and date_from is None) or (request.GET.get("to") and date_to is None):
+        return HttpResponseBadRequest(_("Dates must be given as YYYY-MM-DD."))
+    qs = archived_records(fonds=request.GET.get("fonds") or None, date_from=date_from, date_to=date_to)
+    count = qs.count()
+    if not count:
+        raise Http404(_("No archived records match."))
+    if count > MAX_REGISTRATION_RECORDS:
+        return HttpResponseBadRequest(
+            _("{count} records match: choose a fonds or a shorter period.").format(count=count)
+        )
+    data = registration_input(qs, archived_from=date_from, archived_to=date_to)
+    lang = _report_lang()
+    name = "归档登记表"
+    if data.archived_from:
+        name += f"-{data.archived_from:%Y%m%d}"
+        if data.archived_to and data.archived_to != data.archived_from:
+            name += f"-{data.archived_to:%Y%m%d}"
+    if request.GET.get("format") == "html":
+        body = render_registration_html(data, lang=lang).encode("utf-8")
+        return _download(body, "text/html; charset=utf-8", f"{name}.html")
+    return _download(render_registration_pdf(data, lang=lang), "application/pdf", f"{name}.pdf")
 
 
 # ---------------------------------------------------------------------------------------------
