@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dangan.core.identifiers import id_check_digit
 from dangan.core.package import writer
 from dangan.core.package.model import (
     Applicant,
@@ -16,6 +17,33 @@ from dangan.core.package.model import (
 )
 
 
+def minimal_pdf(label: str) -> bytes:
+    """A small, valid one-page PDF (correct xref offsets) whose info dictionary carries ``label``."""
+    title = label.encode("latin-1", errors="replace").replace(b"(", b"[").replace(b")", b"]")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << >> >>",
+        b"<< /Title (" + title + b") >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 4 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+ID_NUMBER = "11010119900307123" + id_check_digit("11010119900307123")
+
+
 def make_case(
     file_number: str = "330899-A101-TEST-2025-D30-000001",
     *,
@@ -24,9 +52,9 @@ def make_case(
     extra: bytes = b"",
 ) -> tuple[CasePackage, dict[str, bytes]]:
     files = {
-        "申报材料/申请书.pdf": b"%PDF-1.4 application form " + extra,
-        "过程材料/受理通知书.pdf": b"%PDF-1.4 acceptance notice",
-        "结果材料/决定书.pdf": b"%PDF-1.4 decision",
+        "申报材料/申请书.pdf": minimal_pdf("application form " + extra.hex()),
+        "过程材料/受理通知书.pdf": minimal_pdf("acceptance notice"),
+        "结果材料/决定书.pdf": minimal_pdf("decision"),
     }
     pkg = CasePackage(
         config=ArchiveConfig(
@@ -39,8 +67,8 @@ def make_case(
             file_number=file_number, case_number="BJ-2025-0001", title="关于张三测试事项的办件",
             case_type="承诺件", region_code="330899", fonds_code=fonds, fonds_unit="示范市行政审批服务局",
             accepting_unit="示范市政务服务中心", accepted_at="2025-03-03T09:15:00",
-            completed_at="2025-03-05T16:40:00", result="准予许可", security_class="非密", retention="D30",
-            applicant=Applicant(name="张三", kind="自然人", id_type="居民身份证", id_number="110101199003071234"),
+            completed_at="2025-03-05T16:40:00", result="准予许可", security_class="内部", retention="D30",
+            applicant=Applicant(name="张三", kind="自然人", id_type="居民身份证", id_number=ID_NUMBER),
         ),
         steps=[
             ProcessStep(name="受理", handler="李四", opinion="材料齐全，予以受理", started_at="2025-03-03T09:15:00",

@@ -81,6 +81,14 @@ def main() -> None:
     """dangan (档案) — archive system for government-service electronic records."""
 
 
+def _register_commands() -> None:
+    from dangan.commands.check import check
+    from dangan.commands.ofd_verify import ofd_verify
+
+    main.add_command(check)
+    main.add_command(ofd_verify)
+
+
 # --------------------------------------------------------------------------------------- ingest
 
 
@@ -462,6 +470,8 @@ def _register_optional() -> None:
 
 
 _register_optional()
+
+_register_commands()
 
 if __name__ == "__main__":
     main()

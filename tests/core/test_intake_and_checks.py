@@ -64,7 +64,7 @@ def test_metadata_round_trip() -> None:
         (lambda p, f: setattr(p.case, "accepting_unit", ""), "GD-2-4", "办件基本信息/受理单位"),
         (lambda p, f: setattr(p, "declared_file_count", "4"), "GD-2-1", "文件信息/@文件总数"),
         (lambda p, f: setattr(p, "declared_byte_total", "1"), "GD-2-2", "文件信息/@总字节数"),
-        (lambda p, f: setattr(p.case, "completed_at", "2025/03/05"), "GD-1-3", schema.METADATA_FILENAME),
+        (lambda p, f: setattr(p.case, "completed_at", "2025/03/05"), "GD-1-3", "办件基本信息/办结时间"),
     ],
 )
 def test_each_defect_is_named(tmp_path: Path, mutate, code: str, target: str) -> None:
@@ -81,6 +81,8 @@ def test_missing_scope_material(tmp_path: Path) -> None:
     pkg, files = make_case()
     pkg.files = [e for e in pkg.files if e.material_code != "B01"]
     files.pop("过程材料/受理通知书.pdf")
+    for e in pkg.files:
+        e.sequence = None  # renumber, so only the scope is wrong
     writer.complete(pkg, files)
     report, _ = _check(tmp_path, pkg, files)
     assert _codes(report) == {"GD-2-9"}

@@ -12,8 +12,17 @@ from django.http import HttpRequest
 from dangan.accounts.roles import Actor, Perm
 from dangan.catalog import services
 from dangan.catalog.models import Fonds, ServiceItem, SourceSystem
+from dangan.core.checks.scheme import parse_overrides
 from dangan.core.codes import CodePattern
 from dangan.core.errors import DanganError
+
+
+def _validated(validate: Any, value: Any) -> Any:
+    try:
+        validate(value or {})
+    except DanganError as exc:
+        raise ValidationError(exc.message) from exc
+    return value or {}
 
 
 def _catalogue_actor(request: HttpRequest) -> Actor:
@@ -27,7 +36,10 @@ def _catalogue_actor(request: HttpRequest) -> Actor:
 class FondsForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = Fonds
-        fields = ["code", "name", "region_code", "archival_code_pattern"]
+        fields = ["code", "name", "region_code", "archival_code_pattern", "check_profile"]
+
+    def clean_check_profile(self) -> Any:
+        return _validated(services.validate_check_profile, self.cleaned_data["check_profile"])
 
     def clean_archival_code_pattern(self) -> str:
         pattern = str(self.cleaned_data["archival_code_pattern"])
@@ -47,7 +59,7 @@ class FondsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def save_model(self, request: HttpRequest, obj: Fonds, form: Any, change: bool) -> None:
         saved = services.upsert_fonds(
             _catalogue_actor(request), code=obj.code, name=obj.name, region_code=obj.region_code,
-            pattern=obj.archival_code_pattern,
+            pattern=obj.archival_code_pattern, check_profile=obj.check_profile,
         )  # fmt: skip
         obj.pk = saved.pk
 
@@ -55,8 +67,21 @@ class FondsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False  # fonds with records are never deleted
 
 
+class ServiceItemForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = ServiceItem
+        fields = "__all__"
+
+    def clean_metadata_scheme(self) -> Any:
+        return _validated(parse_overrides, self.cleaned_data["metadata_scheme"])
+
+    def clean_check_profile(self) -> Any:
+        return _validated(services.validate_check_profile, self.cleaned_data["check_profile"])
+
+
 @admin.register(ServiceItem)
 class ServiceItemAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = ServiceItemForm
     list_display = ["code", "name", "fonds", "retention", "category_code", "class_code", "auto_confirm"]
     list_filter = ["fonds", "retention", "auto_confirm"]
     search_fields = ["code", "name"]

@@ -10,6 +10,8 @@ class Fonds(models.Model):
     name = models.CharField("立档单位名称", max_length=200)
     region_code = models.CharField("行政区划编码", max_length=12, blank=True)
     archival_code_pattern = models.CharField("档号规则", max_length=200, default=DEFAULT_PATTERN)
+    # Per-stage adjustments of the four-property check profiles: {"archive": {"3-5": {"blocking": true}}}
+    check_profile = models.JSONField("检测方案调整", default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -37,6 +39,9 @@ class ServiceItem(models.Model):
     auto_confirm = models.BooleanField("自动确认归档", default=False)
     # [{"code": "A01", "name": "...", "required": true}, ...]; empty = use the package's own 归档范围.
     scope = models.JSONField("归档范围", default=list, blank=True)
+    # Overrides of the metadata scheme (see core/checks/scheme.py) and of the fonds' check profiles.
+    metadata_scheme = models.JSONField("元数据方案调整", default=dict, blank=True)
+    check_profile = models.JSONField("检测方案调整", default=dict, blank=True)
 
     class Meta:
         verbose_name = "事项 service item"

@@ -214,6 +214,9 @@ SPECTACULAR_SETTINGS = {
 MAX_PACKAGE_BYTES = env_int("MAX_PACKAGE_BYTES", 2 * 1024**3)
 MAX_PACKAGE_ENTRIES = env_int("MAX_ENTRIES", 10_000)
 MAX_COMPRESSION_RATIO = float(env("MAX_RATIO", "100"))
+# Virus scanner for check items 4-1/4-2: "clamd:/run/clamav/clamd.ctl", "clamd:tcp://host:3310",
+# "clamscan" or "clamscan:/path/to/database". Empty: 4-1/4-2 report "not run" (docs/antivirus.md).
+CLAMAV = env("CLAMAV", "")
 
 # Background work: in-process unless a broker is configured; DANGAN_JOBS_EAGER runs jobs inline.
 BROKER_URL = env("BROKER_URL")

@@ -8,6 +8,7 @@ from dangan.ingest import api as ingest_api
 
 api_v1 = [
     path("cases", ingest_api.CaseUploadView.as_view(), name="api-cases"),
+    path("checks", ingest_api.PrecheckView.as_view(), name="api-checks"),
     path("submissions/<uuid:pk>", ingest_api.SubmissionView.as_view(), name="api-submission"),
     path("records", archive_api.RecordListView.as_view(), name="api-records"),
     path("records/<int:pk>", archive_api.RecordDetailView.as_view(), name="api-record"),

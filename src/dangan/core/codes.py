@@ -71,6 +71,24 @@ class CodePattern:
         out.append(re.escape(self.template[pos:]))
         return re.compile("^" + "".join(out) + "$")
 
+    def match(self, code: str) -> dict[str, str] | None:
+        """The field values of ``code`` (with ``piece``), or None when it does not follow the pattern."""
+        out, pos, seen = [], 0, set()
+        for m in _TOKEN.finditer(self.template):
+            out.append(re.escape(self.template[pos : m.start()]))
+            name = m.group(1)
+            if name in seen:
+                out.append(f"(?P={name})")
+            elif name == "piece":
+                out.append(rf"(?P<piece>\d{{{self.piece_width}}})")
+            else:
+                out.append(rf"(?P<{name}>[^-\s/\\{{}}]+?)")
+            seen.add(name)
+            pos = m.end()
+        out.append(re.escape(self.template[pos:]))
+        found = re.fullmatch("".join(out), code)
+        return found.groupdict() if found else None
+
 
 def retention_label(code: str) -> str:
     return RETENTION_CODES.get(code, code)

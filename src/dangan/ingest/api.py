@@ -14,6 +14,8 @@ from rest_framework.views import APIView
 
 from dangan.accounts.roles import Actor, Perm
 from dangan.catalog.auth import SourceSystemPrincipal
+from dangan.core.checks.model import Stage
+from dangan.core.errors import DanganError
 from dangan.ingest import services
 from dangan.ingest.models import Submission
 
@@ -80,6 +82,58 @@ class CaseUploadView(APIView):
         sub = services.receive_upload(actor, upload, filename=upload.name or "package.zip", source=source)
         data = SubmissionSerializer(sub, context={"request": request}).data
         return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["status_url"]})
+
+
+class PrecheckView(APIView):
+    parser_classes = [parsers.MultiPartParser]
+
+    @extend_schema(
+        request=inline_serializer(
+            "CheckUpload",
+            {
+                "package": serializers.FileField(),
+                "stage": serializers.ChoiceField(choices=[s.value for s in Stage], required=False),
+            },
+        ),
+        responses={
+            200: inline_serializer(
+                "CheckResult",
+                {
+                    "passed": serializers.BooleanField(),
+                    "facts": serializers.DictField(),
+                    "report": serializers.DictField(),
+                },
+            ),
+            400: OpenApiResponse(description="no package file, or the package cannot be read"),
+            413: OpenApiResponse(description="package too large"),
+        },
+        summary="Pre-check a case package (ZIP) without sending it: the four-property check report",
+    )
+    def post(self, request: Request) -> Response:
+        actor = request_actor(request)
+        if not actor.can(Perm.INGEST):
+            raise PermissionDenied("this account may not send cases")
+        upload = request.FILES.get("package")
+        if upload is None:
+            raise ValidationError({"package": "attach the package ZIP as multipart field 'package'"})
+        stage_value = request.POST.get("stage") or Stage.ARCHIVE.value
+        if stage_value not in {s.value for s in Stage}:
+            raise ValidationError({"stage": f"one of {', '.join(s.value for s in Stage)}"})
+        if upload.size is not None and upload.size > settings.MAX_PACKAGE_BYTES:
+            return Response(
+                {
+                    "code": "PACKAGE_TOO_LARGE",
+                    "message": f"package exceeds {settings.MAX_PACKAGE_BYTES} bytes",
+                },
+                status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
+        try:
+            report, facts = services.precheck_upload(
+                actor, upload, filename=upload.name or "package.zip", stage=Stage(stage_value)
+            )
+        except DanganError as exc:
+            return Response({"passed": False, **exc.as_dict()}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({"passed": report.passed, "facts": facts, "report": report.to_dict()})
 
 
 class SubmissionView(APIView):

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import os
 import shutil
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -28,12 +29,14 @@ from dangan.archive.models import Record, RecordFile
 from dangan.archive.states import RecordStatus
 from dangan.audit import events
 from dangan.catalog.models import Fonds, ServiceItem, SourceSystem
-from dangan.core.checks.runner import build_context, run_profile
+from dangan.core.checks.context import build_context
+from dangan.core.checks.model import CheckReport, Stage
 from dangan.core.errors import DanganError, PackageError
 from dangan.core.package import schema
 from dangan.core.package.batch import BatchPackage, expand
 from dangan.core.package.intake import IntakeLimits, ReceivedPackage, receive_folder, receive_zip
-from dangan.core.package.model import BatchPackageEntry, CasePackage, ScopeItem
+from dangan.core.package.model import BatchPackageEntry, CasePackage
+from dangan.ingest import checking
 from dangan.ingest.models import Submission
 from dangan.ingest.states import FINAL, SUBMISSION, SubmissionStatus
 from dangan.storage.blobstore import default_store
@@ -97,6 +100,28 @@ def receive_upload(
         shutil.rmtree(qdir, ignore_errors=True)
         raise
     return sub
+
+
+def precheck_upload(
+    actor: Actor, stream: BinaryIO, *, filename: str, stage: Stage = Stage.ARCHIVE
+) -> tuple[CheckReport, dict[str, object]]:
+    """API pre-check: run the checks on an uploaded package as ingest would, and keep nothing.
+
+    A sender uses it before sending; no submission, record or blob is created and the upload is
+    deleted when the check ends (pass or fail).
+    """
+    require(actor, Perm.INGEST)
+    work = Path(settings.QUARANTINE_DIR) / f"precheck-{uuid.uuid4().hex}"
+    work.mkdir(parents=True, mode=0o700)
+    try:
+        target = work / Path(filename or "package.zip").name
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            stream.seek(0)
+            shutil.copyfileobj(stream, out, 1024 * 1024)
+        return checking.check_path(target, stage, channel=f"API pre-check, {actor.name}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def process_upload(submission_id: str) -> None:
@@ -218,45 +243,40 @@ def _check_and_file(
         shutil.rmtree(cleanup, ignore_errors=True)
 
 
-def _resolve_catalogue(pkg: CasePackage | None) -> tuple[ServiceItem | None, list[dict[str, str]]]:
-    if pkg is None:
-        return None, []
+def _resolve_catalogue(pkg: CasePackage | None, item: ServiceItem | None) -> list[dict[str, str]]:
+    if pkg is None or item is not None:
+        return []
     fonds_code = pkg.case.fonds_code or ""
-    item_code = pkg.config.item_code or ""
-    fonds = Fonds.objects.filter(code=fonds_code).first()
-    if fonds is None:
-        return None, [
+    if not Fonds.objects.filter(code=fonds_code).exists():
+        return [
             {
                 "code": "UNKNOWN_FONDS",
                 "message": f"fonds {fonds_code!r} is not registered in this archive",
                 "target": f"{schema.Group.CASE.value}/全宗号",
             }
         ]
-    item = ServiceItem.objects.filter(fonds=fonds, code=item_code).first()
-    if item is None:
-        return None, [
-            {
-                "code": "UNKNOWN_SERVICE_ITEM",
-                "message": f"service item {item_code!r} is not configured for fonds {fonds_code}",
-                "target": f"{schema.Group.ARCHIVE_CONFIG.value}/事项编码",
-            }
-        ]
-    return item, []
+    return [
+        {
+            "code": "UNKNOWN_SERVICE_ITEM",
+            "message": f"service item {pkg.config.item_code or ''!r} is not configured for fonds {fonds_code}",
+            "target": f"{schema.Group.ARCHIVE_CONFIG.value}/事项编码",
+        }
+    ]
+
+
+def _channel(sub: Submission) -> str:
+    if sub.source_system is not None:
+        return f"{sub.channel}, source system {sub.source_system.code} (token)"
+    return f"{sub.channel}, user {sub.submitted_by or 'system'}"
 
 
 def _run_checks_and_file(
     sub: Submission, actor: Actor, received: ReceivedPackage, batch_entry: BatchPackageEntry | None
 ) -> None:
-    ctx = build_context(received, batch_entry=batch_entry)
-    item, catalogue_errors = _resolve_catalogue(ctx.package)
-    if item is not None:
-        ctx.configured_retention = item.retention
-    if item is not None and item.scope:
-        ctx.scope = [
-            ScopeItem(code=m["code"], name=m.get("name", ""), required=bool(m.get("required")))
-            for m in item.scope
-        ]
-    report = run_profile(ctx)
+    ctx = build_context(received, batch_entry=batch_entry, env=checking.environment(channel=_channel(sub)))
+    item = checking.resolve_item(ctx)
+    catalogue_errors = _resolve_catalogue(ctx.package, item)
+    report = checking.run_checks(ctx, Stage.ARCHIVE, item)
     pkg = ctx.package
     sub.report = report.to_dict()
     sub.file_number = (pkg.file_number if pkg else "")[:100]

@@ -1,52 +1,46 @@
-"""Archiving-stage (GD) check items over a package held in quarantine.
+"""Package items: readability, structure, declared vs present, fixity, totals, scope, sender digest.
 
-Each function returns the results for one catalogue item. Targets are package-relative file paths
-or metadata paths like ``办件基本信息/办件名称`` so a sender sees exactly what to fix.
+Each function returns the results for one catalogue item. They work on a case package as a sender
+made it and, for the transfer, receipt and preservation stages, on the case package inside an AIP
+(then ``ctx.bag`` carries the BagIt verification, which feeds 1-1, 1-12, 1-13, 2-1/2-2 and 2-11).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import PurePosixPath
 
+from dangan.core.checks.context import PackageContext
 from dangan.core.checks.model import CheckResult, Outcome, Stage
-from dangan.core.errors import MetadataError
+from dangan.core.checks.results import no_metadata
+from dangan.core.checks.results import result as _r
+from dangan.core.package import aip as bagit
 from dangan.core.package import schema as s
-from dangan.core.package.intake import ReceivedPackage
-from dangan.core.package.model import BatchPackageEntry, CasePackage, ScopeItem
-
-
-@dataclass
-class PackageContext:
-    """Everything a check may look at. Built once per package by the runner."""
-
-    received: ReceivedPackage
-    package: CasePackage | None = None
-    metadata_error: MetadataError | None = None
-    schema_errors: list[str] = field(default_factory=list)
-    scope: list[ScopeItem] | None = None  # configured scope; None = the package's own 归档范围
-    batch_entry: BatchPackageEntry | None = None
-    configured_retention: str | None = None  # the archive's retention for this service item
-    virus_scanner: Callable[[ReceivedPackage], list[tuple[str, str]]] | None = None
-
-
-ItemFn = Callable[[PackageContext, str, Stage], list[CheckResult]]
-
-
-def _r(
-    code: str, stage: Stage, outcome: Outcome, target: str, message: str, **evidence: object
-) -> CheckResult:
-    return CheckResult(
-        code=code, stage=stage, outcome=outcome, target=target, message=message, evidence=evidence
-    )
 
 
 def _no_metadata(code: str, stage: Stage) -> list[CheckResult]:
+    return no_metadata(code, stage)
+
+
+def _bag_problems(ctx: PackageContext, *codes: str, payload: bool | None = None) -> list[bagit.BagProblem]:
+    """BagIt problems with one of ``codes``; ``payload`` True/False narrows to data/ or tag files."""
+    if ctx.bag is None:
+        return []
+    out = []
+    for p in ctx.bag.problems:
+        if p.code not in codes:
+            continue
+        in_payload = p.path.startswith(bagit.PAYLOAD_DIR + "/")
+        if payload is None or payload == in_payload:
+            out.append(p)
+    return out
+
+
+def _bag_results(
+    ctx: PackageContext, code: str, stage: Stage, *codes: str, payload: bool | None = None
+) -> list[CheckResult]:
     return [
-        _r(code, stage, Outcome.NOT_RUN, s.METADATA_FILENAME, "not run: the metadata XML could not be read")
+        _r(code, stage, Outcome.FAIL, p.path, f"AIP: {p.message}", bag_problem=p.code)
+        for p in _bag_problems(ctx, *codes, payload=payload)
     ]
 
 
@@ -67,17 +61,39 @@ def check_metadata_readable(ctx: PackageContext, code: str, stage: Stage) -> lis
 
 
 def check_description_file(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
-    if s.METADATA_FILENAME in ctx.received.files:
-        return [_r(code, stage, Outcome.PASS, s.METADATA_FILENAME, "metadata file present")]
-    return [
-        _r(
-            code,
-            stage,
-            Outcome.FAIL,
-            s.METADATA_FILENAME,
-            f"the package has no {s.METADATA_FILENAME} at its top level",
+    out: list[CheckResult] = []
+    if s.METADATA_FILENAME not in ctx.received.files:
+        out.append(
+            _r(
+                code,
+                stage,
+                Outcome.FAIL,
+                s.METADATA_FILENAME,
+                f"the package has no {s.METADATA_FILENAME} at its top level",
+            )
         )
-    ]
+    out += [_r(code, stage, Outcome.FAIL, s.METADATA_FILENAME, f"XML Schema: {m}") for m in ctx.schema_errors]
+    if ctx.bag is not None:
+        for tag in (
+            bagit.BAGIT_TXT,
+            bagit.BAG_INFO_TXT,
+            "dangan/archival-description.xml",
+            bagit.SIGNER_PEM,
+            bagit.SIGNATURE,
+        ):
+            if tag not in ctx.bag.files:
+                out.append(_r(code, stage, Outcome.FAIL, tag, f"AIP: tag file {tag} is missing"))
+        if ctx.bag.description_error:
+            out.append(
+                _r(code, stage, Outcome.FAIL, "dangan/archival-description.xml", ctx.bag.description_error)
+            )
+        out += _bag_results(
+            ctx, code, stage, "BAG_MALFORMED", "BAG_FILE_MISSING", "BAG_UNEXPECTED_FILE", payload=False
+        )
+    what = "metadata file present and follows the XML Schema" + (
+        "; AIP tag files complete" if ctx.bag else ""
+    )
+    return out or [_r(code, stage, Outcome.PASS, s.METADATA_FILENAME, what)]
 
 
 def check_structure(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
@@ -109,6 +125,16 @@ def check_structure(ctx: PackageContext, code: str, stage: Stage) -> list[CheckR
                         f"{entry.path} is declared as {entry.category} but sits under {top}/",
                     )
                 )
+    if ctx.bag is not None:
+        outside = sorted(
+            p
+            for p in ctx.bag.files
+            if not p.startswith(bagit.PAYLOAD_DIR + "/") and "/" in p and not p.startswith("dangan/")
+        )
+        out += [
+            _r(code, stage, Outcome.FAIL, p, f"AIP: {p} is neither payload (data/) nor a dangan/ tag file")
+            for p in outside
+        ]
     return out or [_r(code, stage, Outcome.PASS, "", "folder structure follows the rules")]
 
 
@@ -125,6 +151,7 @@ def check_declared_vs_present(ctx: PackageContext, code: str, stage: Stage) -> l
         _r(code, stage, Outcome.FAIL, p, f"file present but not declared in {s.Group.FILES.value}: {p}")
         for p in sorted(present - declared)
     ]
+    out += _bag_results(ctx, code, stage, "BAG_FILE_MISSING", "BAG_UNEXPECTED_FILE", payload=True)
     return out or [_r(code, stage, Outcome.PASS, "", f"{len(present)} files declared and present")]
 
 
@@ -164,7 +191,20 @@ def check_fixity(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResu
                     actual=facts.sm3,
                 )
             )
-    return out or [_r(code, stage, Outcome.PASS, "", f"SM3 digests of {checked} files match")]
+    what = f"SM3 digests of {checked} files match the metadata"
+    if ctx.bag is not None:
+        out += _bag_results(
+            ctx,
+            code,
+            stage,
+            "BAG_DIGEST_MISMATCH",
+            "BAG_FILE_UNREADABLE",
+            "BAG_SIGNATURE_INVALID",
+            "BAG_SIGNER_UNTRUSTED",
+        )
+        trust = "the instance certificate" if ctx.env.trusted_signer_der else "its own signer certificate"
+        what += f"; AIP manifests (SM3, SHA-256) match and its SM2 seal verifies with {trust}"
+    return out or [_r(code, stage, Outcome.PASS, "", what)]
 
 
 def check_properties(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
@@ -187,193 +227,7 @@ def check_properties(ctx: PackageContext, code: str, stage: Stage) -> list[Check
                     actual=facts.size,
                 )
             )
-        suffix = PurePosixPath(facts.path).suffix.lstrip(".").upper()
-        if entry.format and suffix and entry.format.strip().upper() != suffix:
-            out.append(
-                _r(
-                    code,
-                    stage,
-                    Outcome.FAIL,
-                    facts.path,
-                    f"format of {facts.path} is declared {entry.format} but the file is .{suffix.lower()}",
-                )
-            )
-    return out or [_r(code, stage, Outcome.PASS, "", "sizes and formats match the metadata")]
-
-
-_DATE_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_DATETIME_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?")
-
-
-def _parse_moment(value: str, kind: s.Kind) -> datetime | None:
-    """A real calendar date/time, or None (2025-02-30 has the right shape but is no date)."""
-    try:
-        if kind == s.Kind.DATE:
-            return datetime.combine(date.fromisoformat(value), datetime.min.time())
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def check_schema(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
-    pkg = ctx.package
-    if pkg is None:
-        return _no_metadata(code, stage)
-    out = [_r(code, stage, Outcome.FAIL, s.METADATA_FILENAME, msg) for msg in ctx.schema_errors]
-    for prefix, obj in _required_groups(pkg):
-        for e in s.elements_of(_group_for(prefix)):
-            value = getattr(obj, e.attr)
-            shape = {s.Kind.DATE: _DATE_SHAPE, s.Kind.DATETIME: _DATETIME_SHAPE}.get(e.kind)
-            # Wrong shapes are already reported by the schema; here: right shape, impossible date.
-            if shape and value and shape.fullmatch(value) and _parse_moment(value, e.kind) is None:
-                out.append(
-                    _r(code, stage, Outcome.FAIL, f"{prefix}/{e.name}", f"{value!r} is not a real date")
-                )
-    return out or [_r(code, stage, Outcome.PASS, s.METADATA_FILENAME, "metadata follows the XML Schema")]
-
-
-def _moment(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    parsed = _parse_moment(value, s.Kind.DATETIME)
-    return parsed.replace(tzinfo=None) if parsed else None
-
-
-def check_plausible(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
-    pkg = ctx.package
-    if pkg is None:
-        return _no_metadata(code, stage)
-    out: list[CheckResult] = []
-    case = s.Group.CASE.value
-    accepted, completed = _moment(pkg.case.accepted_at), _moment(pkg.case.completed_at)
-    if accepted and completed and completed < accepted:
-        out.append(
-            _r(
-                code,
-                stage,
-                Outcome.FAIL,
-                f"{case}/办结时间",
-                f"completed {pkg.case.completed_at} before accepted {pkg.case.accepted_at}",
-            )
-        )
-    for i, step in enumerate(pkg.steps, 1):
-        start, end = _moment(step.started_at), _moment(step.ended_at)
-        if start and end and end < start:
-            out.append(
-                _r(
-                    code,
-                    stage,
-                    Outcome.FAIL,
-                    f"{s.Group.PROCESS.value}/{s.Group.STEP.value}[{i}]",
-                    f"step {step.name or i} ends ({step.ended_at}) before it starts ({step.started_at})",
-                )
-            )
-    declared = pkg.case.retention or pkg.config.retention
-    if ctx.configured_retention and declared and declared != ctx.configured_retention:
-        out.append(
-            _r(
-                code,
-                stage,
-                Outcome.WARNING,
-                f"{case}/保管期限",
-                f"the package says retention {declared}; the archive's schedule for this service item says "
-                f"{ctx.configured_retention}, which applies",
-                declared=declared,
-                configured=ctx.configured_retention,
-            )
-        )
-    return out or [_r(code, stage, Outcome.PASS, "", "dates and retention are plausible")]
-
-
-def _required_groups(pkg: CasePackage) -> list[tuple[str, object]]:
-    """(path prefix, object) pairs whose required elements must be present."""
-    groups: list[tuple[str, object]] = [
-        (s.Group.ARCHIVE_CONFIG.value, pkg.config),
-        (s.Group.CASE.value, pkg.case),
-    ]
-    if pkg.case.applicant is not None:
-        groups.append((f"{s.Group.CASE.value}/{s.Group.APPLICANT.value}", pkg.case.applicant))
-    for i, step in enumerate(pkg.steps, 1):
-        groups.append((f"{s.Group.PROCESS.value}/{s.Group.STEP.value}[{i}]", step))
-    for i, lic in enumerate(pkg.licenses, 1):
-        groups.append((f"{s.Group.LICENSES.value}/{s.Group.LICENSE.value}[{i}]", lic))
-    for i, entry in enumerate(pkg.files, 1):
-        groups.append((f"{s.Group.FILES.value}/{s.Group.FILE.value}[{i}]", entry))
-    return groups
-
-
-_GROUP_OF_PREFIX = {
-    s.Group.ARCHIVE_CONFIG.value: s.Group.ARCHIVE_CONFIG,
-    s.Group.CASE.value: s.Group.CASE,
-    s.Group.APPLICANT.value: s.Group.APPLICANT,
-    s.Group.STEP.value: s.Group.STEP,
-    s.Group.LICENSE.value: s.Group.LICENSE,
-    s.Group.FILE.value: s.Group.FILE,
-}
-
-
-def _group_for(prefix: str) -> s.Group:
-    last = prefix.rsplit("/", 1)[-1].split("[", 1)[0]
-    return _GROUP_OF_PREFIX[last]
-
-
-def check_required_present(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
-    pkg = ctx.package
-    if pkg is None:
-        return _no_metadata(code, stage)
-    out: list[CheckResult] = []
-    for group in (s.Group.ARCHIVE_CONFIG, s.Group.CASE, s.Group.PROCESS, s.Group.FILES):
-        if group.value not in pkg.groups_present:
-            out.append(
-                _r(code, stage, Outcome.FAIL, group.value, f"metadata group <{group.value}> is missing")
-            )
-    if pkg.case.applicant is None and s.Group.CASE.value in pkg.groups_present:
-        out.append(
-            _r(
-                code,
-                stage,
-                Outcome.FAIL,
-                f"{s.Group.CASE.value}/{s.Group.APPLICANT.value}",
-                f"<{s.Group.APPLICANT.value}> is missing",
-            )
-        )
-    if s.Group.PROCESS.value in pkg.groups_present and not pkg.steps:
-        out.append(_r(code, stage, Outcome.FAIL, s.Group.PROCESS.value, "no process step (环节) recorded"))
-    for prefix, obj in _required_groups(pkg):
-        if prefix.split("/", 1)[0] not in pkg.groups_present:
-            continue
-        for e in s.elements_of(_group_for(prefix)):
-            if e.required and getattr(obj, e.attr) is None:
-                out.append(
-                    _r(
-                        code,
-                        stage,
-                        Outcome.FAIL,
-                        f"{prefix}/{e.name}",
-                        f"required element <{e.name}> ({e.name_en}) is missing in {prefix}",
-                    )
-                )
-    return out or [_r(code, stage, Outcome.PASS, "", "all required metadata items are present")]
-
-
-def check_required_not_empty(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
-    pkg = ctx.package
-    if pkg is None:
-        return _no_metadata(code, stage)
-    out: list[CheckResult] = []
-    for prefix, obj in _required_groups(pkg):
-        for e in s.elements_of(_group_for(prefix)):
-            if e.required and getattr(obj, e.attr) == "":
-                out.append(
-                    _r(
-                        code,
-                        stage,
-                        Outcome.FAIL,
-                        f"{prefix}/{e.name}",
-                        f"required element <{e.name}> ({e.name_en}) is empty in {prefix}",
-                    )
-                )
-    return out or [_r(code, stage, Outcome.PASS, "", "no required metadata item is empty")]
+    return out or [_r(code, stage, Outcome.PASS, "", "sizes match the metadata")]
 
 
 def _declared_int(value: str | None) -> int | None:
@@ -393,28 +247,83 @@ def _check_declared_total(
         return [_r(code, stage, Outcome.FAIL, target, f"@{attr} is missing or not an integer")]
     if value != actual:
         return [
-            _r(code, stage, Outcome.FAIL, target, f"{actual} {unit} in the package, {attr} declares {value}",
-               declared=value, actual=actual)
-        ]  # fmt: skip
+            _r(
+                code,
+                stage,
+                Outcome.FAIL,
+                target,
+                f"{actual} {unit} in the package, {attr} declares {value}",
+                declared=value,
+                actual=actual,
+            )
+        ]
     return [_r(code, stage, Outcome.PASS, target, f"{actual} {unit}, as declared")]
+
+
+def _oxum(ctx: PackageContext, code: str, stage: Stage, part: int, unit: str) -> list[CheckResult]:
+    """Compare the AIP's Payload-Oxum (bytes.count over data/, metadata XML included) with what is there."""
+    if ctx.bag is None:
+        return []
+    oxum = ctx.bag.info.get("Payload-Oxum", "")
+    octets, _, count = oxum.partition(".")
+    if not (octets.isdigit() and count.isdigit()):
+        return [
+            _r(
+                code,
+                stage,
+                Outcome.FAIL,
+                bagit.BAG_INFO_TXT,
+                f"AIP: Payload-Oxum {oxum!r} is missing or malformed",
+            )
+        ]
+    files = ctx.received.files.values()
+    actual = sum(f.size for f in files) if part == 0 else len(ctx.received.files)
+    declared = int(octets if part == 0 else count)
+    if declared != actual:
+        return [
+            _r(
+                code,
+                stage,
+                Outcome.FAIL,
+                bagit.BAG_INFO_TXT,
+                f"AIP: Payload-Oxum declares {declared} {unit}, the payload has {actual}",
+                declared=declared,
+                actual=actual,
+            )
+        ]
+    return []
 
 
 def check_file_count(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
     if ctx.package is None:
         return _no_metadata(code, stage)
-    return _check_declared_total(
-        ctx, code, stage, attr=s.FILES_COUNT_ATTR, declared=ctx.package.declared_file_count,
-        actual=len(ctx.received.content_files), unit="files",
-    )  # fmt: skip
+    out = _check_declared_total(
+        ctx,
+        code,
+        stage,
+        attr=s.FILES_COUNT_ATTR,
+        declared=ctx.package.declared_file_count,
+        actual=len(ctx.received.content_files),
+        unit="files",
+    )
+    extra = _oxum(ctx, code, stage, 1, "files")
+    return extra + [r for r in out if r.outcome != Outcome.PASS] if extra else out
 
 
 def check_byte_total(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
     if ctx.package is None:
         return _no_metadata(code, stage)
-    return _check_declared_total(
-        ctx, code, stage, attr=s.FILES_BYTES_ATTR, declared=ctx.package.declared_byte_total,
-        actual=sum(f.size for f in ctx.received.content_files.values()), unit="bytes",
-    )  # fmt: skip
+    out = _check_declared_total(
+        ctx,
+        code,
+        stage,
+        attr=s.FILES_BYTES_ATTR,
+        declared=ctx.package.declared_byte_total,
+        actual=sum(f.size for f in ctx.received.content_files.values()),
+        unit="bytes",
+    )
+    extra = _oxum(ctx, code, stage, 0, "bytes")
+    return extra + [r for r in out if r.outcome != Outcome.PASS] if extra else out
 
 
 def check_scope(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
@@ -470,35 +379,112 @@ def check_sender_digest(ctx: PackageContext, code: str, stage: Stage) -> list[Ch
     return [_r(code, stage, Outcome.PASS, entry.name or "", "package digest equals the sender's")]
 
 
-def check_antivirus_present(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
-    if ctx.virus_scanner is None:
-        return [_r(code, stage, Outcome.NOT_RUN, "", "not run: no virus scanner configured")]
-    return [_r(code, stage, Outcome.PASS, "", "virus scanner configured")]
+_BAG_INFO_REQUIRED = ("Source-Organization", "External-Identifier", "Bagging-Date", "Payload-Oxum")
+_DESCRIPTION_REQUIRED = ("档号", "电子文件号", "全宗号", "年度", "保管期限", "题名", "归档时间", "内容摘要")
 
 
-def check_virus(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
-    if ctx.virus_scanner is None:
-        return [_r(code, stage, Outcome.NOT_RUN, "", "not run: no virus scanner configured")]
-    found = ctx.virus_scanner(ctx.received)
-    out = [_r(code, stage, Outcome.FAIL, path, f"virus found in {path}: {name}") for path, name in found]
-    return out or [_r(code, stage, Outcome.PASS, "", "no virus found")]
+def check_package_metadata(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
+    pkg = ctx.package
+    if pkg is None:
+        return _no_metadata(code, stage)
+    out: list[CheckResult] = []
+    if not pkg.version:
+        out.append(
+            _r(code, stage, Outcome.FAIL, f"{s.ROOT}/@{s.ROOT_VERSION_ATTR}", "format version (版本) missing")
+        )
+    for attr, value in (
+        (s.FILES_COUNT_ATTR, pkg.declared_file_count),
+        (s.FILES_BYTES_ATTR, pkg.declared_byte_total),
+    ):
+        if not (value or "").strip():
+            out.append(
+                _r(
+                    code,
+                    stage,
+                    Outcome.FAIL,
+                    f"{s.Group.FILES.value}/@{attr}",
+                    f"registration total @{attr} missing",
+                )
+            )
+    entry = ctx.batch_entry
+    if entry is not None:
+        for attr, label in s.BATCH_PACKAGE_FIELDS.items():
+            if attr in ("name", "fonds_code", "item_code", "digest") and not getattr(entry, attr):
+                out.append(
+                    _r(
+                        code,
+                        stage,
+                        Outcome.FAIL,
+                        f"{s.BATCH_MANIFEST_FILENAME}/{s.BATCH_PACKAGE}/{label}",
+                        f"the batch manifest entry lacks {label}",
+                    )
+                )
+    if ctx.bag is not None:
+        for label in _BAG_INFO_REQUIRED:
+            if not ctx.bag.info.get(label):
+                out.append(
+                    _r(code, stage, Outcome.FAIL, bagit.BAG_INFO_TXT, f"AIP: bag-info.txt lacks {label}")
+                )
+        for tag in _DESCRIPTION_REQUIRED:
+            if not ctx.bag.description.get(tag):
+                out.append(
+                    _r(
+                        code,
+                        stage,
+                        Outcome.FAIL,
+                        "dangan/archival-description.xml",
+                        f"AIP: the archival description lacks {tag}",
+                    )
+                )
+    return out or [_r(code, stage, Outcome.PASS, "", "package-level metadata complete")]
 
 
-ARCHIVE_ITEMS: dict[str, ItemFn] = {
+def check_metadata_linked(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
+    """1-11: what the archival description records (file number, content digest) is what the payload is."""
+    if ctx.bag is None:
+        return [_r(code, stage, Outcome.NOT_APPLICABLE, "", "not an AIP: no archival description to compare")]
+    desc = ctx.bag.description
+    out: list[CheckResult] = []
+    recorded = desc.get("内容摘要", "")
+    actual = ctx.received.content_digest()
+    if recorded != actual:
+        out.append(
+            _r(
+                code,
+                stage,
+                Outcome.FAIL,
+                "dangan/archival-description.xml",
+                f"AIP: the recorded content digest {recorded or '(none)'} is not the payload's {actual}",
+                recorded=recorded,
+                actual=actual,
+            )
+        )
+    if ctx.package is not None and desc.get("电子文件号") and desc["电子文件号"] != ctx.package.file_number:
+        out.append(
+            _r(
+                code,
+                stage,
+                Outcome.FAIL,
+                "dangan/archival-description.xml",
+                f"AIP: description names 电子文件号 {desc['电子文件号']}, the metadata {ctx.package.file_number}",
+            )
+        )
+    return out or [
+        _r(code, stage, Outcome.PASS, "", "the archival description points at exactly this content")
+    ]
+
+
+PACKAGE_ITEMS = {
     "1-1": check_fixity,
-    "1-3": check_schema,
-    "1-5": check_plausible,
     "1-10": check_properties,
+    "1-11": check_metadata_linked,
     "1-12": check_description_file,
     "1-13": check_structure,
     "1-14": check_sender_digest,
     "2-1": check_file_count,
     "2-2": check_byte_total,
-    "2-3": check_required_present,
-    "2-4": check_required_not_empty,
     "2-9": check_scope,
+    "2-10": check_package_metadata,
     "2-11": check_declared_vs_present,
     "3-1": check_metadata_readable,
-    "4-1": check_antivirus_present,
-    "4-2": check_virus,
 }

@@ -52,6 +52,7 @@ class CheckItem:
     description: str
     stages: tuple[Stage, ...]
     blocking: bool = True
+    verified: bool = True  # False: our number for an item DOMAIN.md's table does not list
 
     def code(self, stage: Stage) -> str:
         return f"{STAGE_PREFIX[stage]}-{self.number}"

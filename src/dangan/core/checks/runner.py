@@ -1,66 +1,113 @@
-"""Run a stage profile over a package and produce a CheckReport."""
+"""Run a stage profile over a package and produce a CheckReport; check files on disk without ingesting."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
-from dangan.core.checks.archive_items import ARCHIVE_ITEMS, PackageContext
-from dangan.core.checks.catalogue import BY_NUMBER, PROFILES
+from dangan.core.checks.catalogue import BY_NUMBER, StageProfile, default_profile
+from dangan.core.checks.content import CONTENT_ITEMS
+from dangan.core.checks.context import (
+    Carrier,
+    Environment,
+    PackageContext,
+    build_bag_context,
+    build_context,
+    describe,
+    is_bag,
+)
+from dangan.core.checks.items_environment import ENVIRONMENT_ITEMS
+from dangan.core.checks.items_metadata import METADATA_ITEMS
+from dangan.core.checks.items_package import PACKAGE_ITEMS
 from dangan.core.checks.model import CheckReport, CheckResult, Outcome, Stage
-from dangan.core.errors import MetadataError
-from dangan.core.package.intake import ReceivedPackage
-from dangan.core.package.metadata import parse_metadata
-from dangan.core.package.model import BatchPackageEntry, ScopeItem
+from dangan.core.checks.scheme import MetadataScheme
+from dangan.core.errors import DanganError
+from dangan.core.package.intake import IntakeLimits, receive_folder, receive_zip
+from dangan.core.package.model import BatchPackageEntry
 
+ItemFn = Callable[[PackageContext, str, Stage], list[CheckResult]]
 
-def build_context(
-    received: ReceivedPackage,
-    *,
-    scope: list[ScopeItem] | None = None,
-    batch_entry: BatchPackageEntry | None = None,
-    virus_scanner: Callable[[ReceivedPackage], list[tuple[str, str]]] | None = None,
-) -> PackageContext:
-    ctx = PackageContext(received=received, scope=scope, batch_entry=batch_entry, virus_scanner=virus_scanner)
-    try:
-        data = received.metadata_bytes()
-        if data is None:
-            return ctx
-        ctx.package = parse_metadata(data)
-    except MetadataError as exc:
-        ctx.metadata_error = exc
-        return ctx
-    from dangan.core.package.xsd import validate_case_xml
+# Later tables win: content items extend the package items 1-1 and 1-10 with what the files are.
+ITEM_FUNCTIONS: dict[str, ItemFn] = {**PACKAGE_ITEMS, **METADATA_ITEMS, **ENVIRONMENT_ITEMS, **CONTENT_ITEMS}
 
-    ctx.schema_errors = validate_case_xml(data)
-    return ctx
+__all__ = ["ITEM_FUNCTIONS", "build_bag_context", "build_context", "check_path", "run_profile"]
 
 
 def run_profile(
-    ctx: PackageContext, stage: Stage = Stage.ARCHIVE, *, profile: tuple[str, ...] | None = None
+    ctx: PackageContext, stage: Stage = Stage.ARCHIVE, *, profile: StageProfile | None = None
 ) -> CheckReport:
-    numbers = profile if profile is not None else PROFILES[stage]
+    profile = profile or default_profile(stage)
     subject = (ctx.package.file_number if ctx.package else "") or ctx.received.source_name
     report = CheckReport(stage=stage, subject=subject)
-    for number in numbers:
-        item = BY_NUMBER[number]
+    for entry in profile.entries:
+        item = BY_NUMBER[entry.number]
         code = item.code(stage)
-        fn = ARCHIVE_ITEMS.get(number)
-        if fn is None:
-            report.results.append(
-                CheckResult(
-                    code, stage, Outcome.NOT_RUN, "", "not run: not implemented for this stage", False
-                )
-            )
-            continue
-        try:
-            results = fn(ctx, code, stage)
-        except Exception as exc:
-            results = [
-                CheckResult(code, stage, Outcome.FAIL, "", f"checker error: {type(exc).__name__}: {exc}")
-            ]
+        fn = ITEM_FUNCTIONS.get(entry.number)
+        if fn is None:  # a catalogue item without an implementation must say so, never pass
+            results = [CheckResult(code, stage, Outcome.NOT_RUN, "", "not run: not implemented")]
+        else:
+            try:
+                results = fn(ctx, code, stage)
+            except Exception as exc:  # a checker that breaks must fail the package, not let it through
+                results = [
+                    CheckResult(code, stage, Outcome.FAIL, "", f"checker error: {type(exc).__name__}: {exc}")
+                ]
         for r in results:
-            r.blocking = item.blocking
+            r.blocking = entry.blocking
         report.results.extend(results)
     report.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
     return report
+
+
+def check_path(
+    path: Path,
+    stage: Stage,
+    *,
+    work_dir: Path | None = None,
+    scheme: MetadataScheme | None = None,
+    profile: StageProfile | None = None,
+    env: Environment | None = None,
+    batch_entry: BatchPackageEntry | None = None,
+    carrier_medium: str | None = None,
+    limits: IntakeLimits | None = None,
+    prepare: Callable[[PackageContext], StageProfile | None] | None = None,
+) -> tuple[CheckReport, dict[str, object]]:
+    """Check a package (folder or ZIP; a case package or an AIP bag) without ingesting it.
+
+    The package is read through the same safe intake as ingest, into a temporary folder that is
+    removed afterwards. ``prepare`` may adjust the context once the metadata is read (the archive
+    applies the service item's scheme and profile there) and return the profile to run. Returns the
+    report and a few facts about the package. An unreadable package raises :class:`DanganError`.
+    """
+    if work_dir is not None:
+        work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temp = Path(tempfile.mkdtemp(prefix="dangan-check-", dir=work_dir))
+    try:
+        dest = temp / "package"
+        dest.mkdir()
+        started = time.perf_counter()
+        if path.is_dir():
+            received = receive_folder(path, dest, limits or IntakeLimits())
+        elif path.is_file():
+            received = receive_zip(path, dest, limits or IntakeLimits())
+        else:
+            raise DanganError(f"no such file or folder: {path}", code="NOT_FOUND", target=str(path))
+        seconds = time.perf_counter() - started
+        if is_bag(received):
+            ctx = build_bag_context(received, scheme=scheme, env=env)
+        else:
+            ctx = build_context(received, scheme=scheme, env=env, batch_entry=batch_entry)
+        if carrier_medium is not None:
+            read = sum(f.size for f in received.files.values())
+            ctx.carrier = Carrier(medium=carrier_medium or None, bytes_read=read, seconds=seconds)
+        if prepare is not None:
+            profile = prepare(ctx) or profile
+        report = run_profile(ctx, stage, profile=profile)
+        facts = describe(ctx)
+        return report, facts
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)

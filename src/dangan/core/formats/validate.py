@@ -1,0 +1,81 @@
+"""``validate(path, fmt)``: run the validator for the identified format family.
+
+| family | tool |
+|---|---|
+| PDF | pikepdf (qpdf): open, qpdf structure check, encryption, PDF/A claim (XMP), active content |
+| JPEG PNG TIFF GIF BMP WEBP JP2 | Pillow: every frame decoded, decompression bombs refused |
+| MP3 WAV MP4 MOV M4A 3GP AVI FLAC … | own container walk, then ffprobe (``-count_packets``) or mutagen |
+| XML SVG / JSON / TXT | dangan.core.xmlsafe (lxml) / json / codecs |
+| ZIP, DOCX XLSX PPTX ODT ODS ODP EPUB XPS | zipfile CRCs, encrypted entries, package index + main part well-formed |
+| DOC XLS PPT, encrypted OOXML | own compound-file reader: structure and encryption only |
+| OFD | not here: the OFD module validates it |
+
+No validator lets an exception escape: hostile input ends as ``invalid`` with a message.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dangan.core.formats.identify import FormatId, identify
+from dangan.core.formats.result import Validation, describe_error, invalid, not_run
+
+IMAGE_FORMATS = {"JPEG", "PNG", "TIFF", "GIF", "BMP", "WEBP", "JP2"}
+
+
+def validate(
+    path: str | os.PathLike[str], fmt: FormatId | None = None, *, use_ffprobe: bool = True
+) -> Validation:
+    """Validate the file at ``path`` as ``fmt`` (identified from the content when not given)."""
+    p = Path(path)
+    fmt = fmt if fmt is not None else identify(p)
+    try:
+        return _dispatch(p, fmt, use_ffprobe)
+    except MemoryError:
+        return invalid("dangan", f"validating {fmt.name} ran out of memory")
+    except Exception as exc:  # last line of defence: a validator bug or an unforeseen library error
+        return invalid("dangan", f"{fmt.name} validator failed on this file: {describe_error(exc)}")
+
+
+def _dispatch(p: Path, fmt: FormatId, use_ffprobe: bool) -> Validation:
+    name = fmt.name
+    if not p.is_file():
+        return invalid("dangan", f"{p} is not a readable file")
+    if p.stat().st_size == 0:
+        return invalid("dangan", "the file is empty (0 bytes)")
+    if name == "PDF":
+        from dangan.core.formats.pdf import validate_pdf
+
+        return validate_pdf(p)
+    if name in IMAGE_FORMATS:
+        from dangan.core.formats.images import validate_image
+
+        return validate_image(p, name)
+    from dangan.core.formats.media import MEDIA_FORMATS
+
+    if name in MEDIA_FORMATS:
+        from dangan.core.formats.media import validate_media
+
+        return validate_media(p, name, use_ffprobe=use_ffprobe)
+    from dangan.core.formats import markup, office
+
+    if name in ("XML", "SVG"):
+        return markup.validate_xml(p)
+    if name == "JSON":
+        return markup.validate_json(p)
+    if name == "TXT":
+        return markup.validate_text(p, fmt.encoding)
+    if name == "ZIP" or name in office.PACKAGE_FORMATS:
+        return office.validate_zip(p, name)
+    if name in office.OLE_DOCUMENTS or name == "OOXML":
+        return office.validate_ole(p, fmt)
+    if name == "OFD":
+        return not_run("validated by the OFD module")
+    if name in ("RAR", "7Z", "GZIP", "BZIP2", "XZ", "TAR"):
+        return not_run(f"no validator for {name}: a compressed archive or container (check 3-8 reports it)")
+    if name in ("EXE", "ELF"):
+        return not_run(f"{name} is an executable program; no validator (never an archival format)")
+    if name == "UNKNOWN":
+        return not_run(f"format not identified ({fmt.basis})")
+    return not_run(f"no validator for {name}")
