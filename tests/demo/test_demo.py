@@ -631,3 +631,11 @@ def test_command_broken(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "22 broken variants" in result.output
     assert len(read_variants(tmp_path / "broken")) == len(VARIANTS)
+
+
+def test_same_day_in_year_handles_29_february():
+    from datetime import date
+
+    assert people.same_day_in_year(date(1992, 2, 29), 2022) == date(2022, 2, 28)
+    assert people.same_day_in_year(date(1992, 2, 29), 2024) == date(2024, 2, 29)
+    assert people.same_day_in_year(date(1992, 3, 1), 2023) == date(2023, 3, 1)

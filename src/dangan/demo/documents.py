@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 from dangan.demo import files as f
 from dangan.demo.catalog import DemoFonds, DemoMaterial, DemoServiceItem, Doc
+from dangan.demo import people
 from dangan.demo.people import Company, Person, cn_date
 
 
@@ -226,7 +227,7 @@ def _ascii_lines(facts: CaseFacts, doc: Doc, rng: random.Random) -> list[str]:
     """ASCII text printed on a scan (Pillow has no CJK font here)."""
     p = facts.person
     if doc == Doc.ID_CARD:
-        issued = p.birth.replace(year=min(p.birth.year + 30, facts.year - 1))
+        issued = people.same_day_in_year(p.birth, min(p.birth.year + 30, facts.year - 1))
         return [
             f"ID NO. {p.id_number}",
             f"BIRTH {p.birth:%Y.%m.%d}",
@@ -234,7 +235,7 @@ def _ascii_lines(facts: CaseFacts, doc: Doc, rng: random.Random) -> list[str]:
             f"REGION {p.id_number[:6]}",
             "",
             f"ISSUED BY PSB {p.id_number[:6]}",
-            f"VALID {issued:%Y.%m.%d}-{issued.replace(year=issued.year + 20):%Y.%m.%d}",
+            f"VALID {issued:%Y.%m.%d}-{people.same_day_in_year(issued, issued.year + 20):%Y.%m.%d}",
             "",
             f"FOR CASE {facts.case_number} ONLY",
             f"{facts.applied_on:%Y.%m.%d}",

@@ -269,6 +269,13 @@ WORK_END = time(17, 30)
 _WORK_MINUTES = 9 * 60
 
 
+def same_day_in_year(d: date, year: int) -> date:
+    """``d`` moved to ``year``; 29 February becomes 28 February in a common year."""
+    if d.month == 2 and d.day == 29 and not (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)):
+        return date(year, 2, 28)
+    return d.replace(year=year)
+
+
 def is_workday(d: date) -> bool:
     return d.weekday() < 5
 
