@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from dangan.demo import files as f
-from dangan.demo.catalog import DemoFonds, DemoMaterial, DemoServiceItem, Doc
 from dangan.demo import people
+from dangan.demo.catalog import DemoFonds, DemoMaterial, DemoServiceItem, Doc
 from dangan.demo.people import Company, Person, cn_date
 
 

@@ -287,7 +287,9 @@ def build_case(
     if item.license_type and license_number:
         issue_step = next((s for s in steps if s.name in ("缮证", "决定")), steps[-1])
         issued = issue_step.ended.date()
-        valid_to = people.same_day_in_year(issued, issued.year + item.license_years) if item.license_years else None
+        valid_to = (
+            people.same_day_in_year(issued, issued.year + item.license_years) if item.license_years else None
+        )
         rows: list[tuple[str, str]]
         if item.name == "企业设立登记":
             assert company is not None
