@@ -113,7 +113,12 @@ def test_officer_confirms_a_case_and_reads_its_record(live_server, pending_recor
             expect(files.first).to_be_visible()
             assert files.count() >= 1
             expect(page.locator("#report")).to_contain_text("固化信息有效性检测")
+            expect(page.locator("table.report-summary")).to_contain_text("真实性")
             page.screenshot(path=str(RESULTS / "ui-record.png"), full_page=True)
+            # The report for people downloads as a PDF (Chinese, font embedded: tests/test_reports.py).
+            with page.expect_download() as download:
+                page.locator('a[href$="report.pdf"]').click()
+            assert Path(download.value.path()).read_bytes().startswith(b"%PDF")
 
             page.goto(f"{live_server.url}/")
             expect(page.locator("svg.bar-chart").first).to_be_visible()
