@@ -1,6 +1,6 @@
 """Four-property check throughput on demo cases, beside the raw SM3 speed of the same bytes.
 
-    .venv/bin/python bench/checks_throughput.py --cases 1000 [--stage archive] [--clamd SOCKET]
+    .venv/bin/python bench/checks_throughput.py --cases 1000 [--min-file-bytes N] [--stage archive] [--clamd SOCKET]
 
 Generates demo cases into a fresh temporary DANGAN_HOME (SQLite, or DANGAN_DATABASE_URL if set), then
 checks every package the way `dangan check` does (safe intake into a temporary folder with SM3 +
@@ -41,6 +41,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--stage", default="archive")
     ap.add_argument("--clamd", help="clamd socket: include the virus scan (4-2)")
+    ap.add_argument("--min-file-bytes", type=int, default=0, help="pad demo files to at least this size")
     args = ap.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="dangan-bench-"))
@@ -59,6 +60,7 @@ def main() -> None:
     from dangan.core.checks import content, runner
     from dangan.core.checks.model import Stage
     from dangan.core.package import intake
+    from dangan.demo.files import FileOptions
     from dangan.demo.generator import generate
     from dangan.ingest import checking
     from dangan.ingest import services as ingest
@@ -70,7 +72,7 @@ def main() -> None:
 
     src = home / "in"
     t_gen = time.perf_counter()
-    generate(src, cases=args.cases, seed=args.seed)
+    generate(src, cases=args.cases, seed=args.seed, options=FileOptions(min_file_bytes=args.min_file_bytes))
     gen_s = time.perf_counter() - t_gen
     files = [p for p in src.rglob("*") if p.is_file() and p.name != "批次清单.xml"]
     sm3_s, nbytes = raw_sm3_seconds(files)
