@@ -11,7 +11,7 @@ from django.http import HttpRequest
 
 from dangan.accounts.roles import Actor, Perm
 from dangan.catalog import services
-from dangan.catalog.models import Fonds, ServiceItem, SourceSystem
+from dangan.catalog.models import ArchiveClass, Fonds, RetentionCode, RetentionRule, ServiceItem, SourceSystem
 from dangan.core.checks.scheme import parse_overrides
 from dangan.core.codes import CodePattern
 from dangan.core.errors import DanganError
@@ -68,9 +68,19 @@ class FondsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 class ServiceItemForm(forms.ModelForm):  # type: ignore[type-arg]
+    retention = forms.ChoiceField(label="保管期限", initial="D30")
+
     class Meta:
         model = ServiceItem
         fields = "__all__"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "retention" in self.fields:
+            scale = services.retention_scale()
+            self.fields["retention"].choices = [  # type: ignore[attr-defined]
+                (p.code, f"{p.code} {p.label}") for p in scale.periods
+            ]
 
     def clean_metadata_scheme(self) -> Any:
         return _validated(parse_overrides, self.cleaned_data["metadata_scheme"])
@@ -81,10 +91,16 @@ class ServiceItemForm(forms.ModelForm):  # type: ignore[type-arg]
 
 @admin.register(ServiceItem)
 class ServiceItemAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Registration of service items (系统管理员). Once registered, their retention, scope and class are
+    the records officer's: changed on the 归档配置 pages (/catalog/), as versions of the schedule."""
+
     form = ServiceItemForm
     list_display = ["code", "name", "fonds", "retention", "category_code", "class_code", "auto_confirm"]
     list_filter = ["fonds", "retention", "auto_confirm"]
     search_fields = ["code", "name"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ServiceItem | None = None) -> Any:
+        return list(services.SCHEDULE_FIELDS) if obj is not None else ["archive_class"]
 
     def save_model(self, request: HttpRequest, obj: ServiceItem, form: Any, change: bool) -> None:
         fields = {f: getattr(obj, f) for f in form.cleaned_data if f not in ("fonds", "code")}
@@ -93,6 +109,37 @@ class ServiceItemAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: ServiceItem | None = None) -> bool:
         return False
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Shown for inspection; changed only through the schedule pages and their services."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(RetentionRule)
+class RetentionRuleAdmin(_ReadOnlyAdmin):
+    list_display = ["service_item", "material_code", "retention", "effective_from", "basis", "created_by"]
+    list_filter = ["fonds", "retention"]
+    search_fields = ["service_item__code", "material_code", "basis"]
+
+
+@admin.register(ArchiveClass)
+class ArchiveClassAdmin(_ReadOnlyAdmin):
+    list_display = ["fonds", "code", "name", "parent", "order"]
+    list_filter = ["fonds"]
+
+
+@admin.register(RetentionCode)
+class RetentionCodeAdmin(_ReadOnlyAdmin):
+    list_display = ["code", "label", "label_en", "years", "created_by"]
 
 
 @admin.register(SourceSystem)
