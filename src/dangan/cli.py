@@ -83,10 +83,15 @@ def main() -> None:
 
 def _register_commands() -> None:
     from dangan.commands.check import check
+    from dangan.commands.eep import export_eep, verify_eep
     from dangan.commands.ofd_verify import ofd_verify
+    from dangan.commands.schedule import schedule
+    from dangan.commands.versions import COMMANDS as version_commands
 
-    main.add_command(check)
-    main.add_command(ofd_verify)
+    for command in (check, ofd_verify, export_eep, verify_eep, schedule):
+        main.add_command(command)
+    for command in version_commands:  # archive confirm-gap | supplement | correct | versions | export-version
+        archive.add_command(command)
 
 
 # --------------------------------------------------------------------------------------- ingest

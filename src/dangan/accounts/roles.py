@@ -33,6 +33,10 @@ class Perm(StrEnum):
     VIEW_SUBMISSIONS = "cases.view"
     VERIFY = "preservation.verify"
     MANAGE_CATALOG = "catalog.manage"
+    SUPPLEMENT = "records.supplement"  # 容缺补充: supply missing materials → new AIP version
+    CORRECT = "records.correct"  # 更正: correct an archived record → new AIP version
+    VIEW_SCHEDULE = "schedule.view"  # 分类方案, 保管期限表, 归档范围: read
+    MANAGE_SCHEDULE = "schedule.manage"  # ... and change them (archiving-side business rules: 档案员)
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
@@ -45,10 +49,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.INGEST,
             Perm.VIEW_SUBMISSIONS,
             Perm.VERIFY,
+            Perm.SUPPLEMENT,
+            Perm.CORRECT,
+            Perm.VIEW_SCHEDULE,
+            Perm.MANAGE_SCHEDULE,
         }
     ),
     Role.SERVICE_CLERK: frozenset({Perm.INGEST, Perm.VIEW_SUBMISSIONS}),
-    Role.SYSTEM_ADMIN: frozenset({Perm.MANAGE_CATALOG, Perm.VERIFY}),
+    Role.SYSTEM_ADMIN: frozenset({Perm.MANAGE_CATALOG, Perm.VERIFY, Perm.VIEW_SCHEDULE}),
 }
 
 

@@ -1,11 +1,16 @@
-"""Formal-library API: list records, read one, confirm or return pre-archived cases."""
+"""Formal-library API: list records, read one, confirm or return pre-archived cases; AIP versions
+(list, supplement missing materials, correct)."""
 
 from __future__ import annotations
+
+import json
+from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -27,7 +32,7 @@ class RecordSerializer(serializers.ModelSerializer[Record]):
         fields = [
             "id", "file_number", "archival_code", "status", "title", "fonds", "service_item", "year",
             "retention", "applicant_name", "completed_at", "file_count", "byte_total", "created_at",
-            "archived_at", "archived_by", "returned_reason",
+            "archived_at", "archived_by", "returned_reason", "gap_status", "gap_materials", "gap_reason",
         ]  # fmt: skip
 
 
@@ -39,11 +44,33 @@ class RecordFileSerializer(serializers.Serializer[dict[str, object]]):
     name = serializers.CharField()
 
 
+class AipVersionSerializer(serializers.Serializer[dict[str, object]]):
+    version = serializers.IntegerField()
+    kind = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    created_by = serializers.CharField()
+    reason = serializers.CharField()
+    changes = serializers.DictField()
+    tagmanifest_sm3 = serializers.CharField()
+    previous_tagmanifest_sm3 = serializers.CharField()
+    file_count = serializers.IntegerField()
+    byte_total = serializers.IntegerField()
+
+
+def _versions(record: Record) -> list[dict[str, object]]:
+    return [{k: v for k, v in row.items() if k != "aip"} for row in services.version_summaries(record)]
+
+
 class RecordDetailSerializer(RecordSerializer):
     files = serializers.SerializerMethodField()
+    versions = serializers.SerializerMethodField()
 
     class Meta(RecordSerializer.Meta):
-        fields = [*RecordSerializer.Meta.fields, "metadata", "check_report", "files"]
+        fields = [*RecordSerializer.Meta.fields, "metadata", "check_report", "files", "versions"]
+
+    @extend_schema_field(AipVersionSerializer(many=True))
+    def get_versions(self, obj: Record) -> list[dict[str, object]]:
+        return list(AipVersionSerializer(cast(Any, _versions(obj)), many=True).data)
 
     @extend_schema_field(RecordFileSerializer(many=True))
     def get_files(self, obj: Record) -> list[dict[str, object]]:
@@ -82,13 +109,21 @@ class RecordDetailView(APIView):
         return Response(RecordDetailSerializer(record).data)
 
 
+def _field(request: Request, name: str) -> str:
+    data = request.data
+    value = data.get(name, "") if hasattr(data, "get") else ""
+    return value if isinstance(value, str) else ""
+
+
 class ConfirmView(APIView):
     @extend_schema(
-        request=None, responses={200: RecordSerializer}, summary="Confirm archiving: assign 档号, write AIP"
+        request=inline_serializer("ConfirmRequest", {"gap_reason": serializers.CharField(required=False)}),
+        responses={200: RecordSerializer},
+        summary="Confirm archiving: assign 档号, write AIP (a case with a gap needs gap_reason)",
     )
     def post(self, request: Request, pk: int) -> Response:
         try:
-            record = services.confirm(request_actor(request), pk)
+            record = services.confirm(request_actor(request), pk, gap_reason=_field(request, "gap_reason"))
         except RolePermissionDenied as exc:
             raise PermissionDenied(str(exc)) from exc
         except services.RecordNotFound as exc:
@@ -118,3 +153,105 @@ class ReturnView(APIView):
         except DanganError as exc:
             raise ValidationError({"code": exc.code, "message": exc.message}) from exc
         return Response(RecordSerializer(record).data)
+
+
+def _refusal(exc: Exception) -> Exception:
+    """A service refusal as the API's error (403, 404, or 400 with the stable code)."""
+    if isinstance(exc, RolePermissionDenied):
+        return PermissionDenied(str(exc))
+    if isinstance(exc, services.RecordNotFound):
+        return NotFound(exc.message)
+    if isinstance(exc, services.ChecksFailed):
+        return ValidationError({"code": exc.code, "message": exc.message, "errors": exc.errors})
+    assert isinstance(exc, DanganError)
+    return ValidationError({"code": exc.code, "message": exc.message, "target": exc.target})
+
+
+class VersionsView(APIView):
+    @extend_schema(responses={200: AipVersionSerializer(many=True)}, summary="AIP versions, newest first")
+    def get(self, request: Request, pk: int) -> Response:
+        if not request_actor(request).can(Perm.VIEW_RECORDS):
+            raise PermissionDenied()
+        record = Record.objects.filter(pk=pk).first()
+        if record is None:
+            raise NotFound()
+        return Response(AipVersionSerializer(cast(Any, _versions(record)), many=True).data)
+
+
+class SupplementView(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={
+            "multipart/form-data": inline_serializer(
+                "SupplementRequest",
+                {
+                    "material_code": serializers.CharField(),
+                    "category": serializers.CharField(required=False),
+                    "reason": serializers.CharField(),
+                    "files": serializers.ListField(child=serializers.FileField()),
+                },
+            )
+        },
+        responses={200: AipVersionSerializer},
+        summary="Supply missing materials (容缺): writes a new AIP version",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        code = _field(request, "material_code")
+        category = _field(request, "category")
+        uploads = [
+            services.Upload(filename=f.name or "", stream=f, material_code=code, category=category)
+            for f in request.FILES.getlist("files")
+        ]
+        try:
+            aip = services.supplement(
+                request_actor(request), pk, uploads=uploads, reason=_field(request, "reason")
+            )
+        except (DanganError, RolePermissionDenied) as exc:
+            raise _refusal(exc) from exc
+        return Response(AipVersionSerializer(_versions(aip.record)[0]).data)
+
+
+class CorrectView(APIView):
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @extend_schema(
+        request={
+            "multipart/form-data": inline_serializer(
+                "CorrectionRequest",
+                {
+                    "reason": serializers.CharField(),
+                    "changes": serializers.CharField(
+                        required=False, help_text='JSON object {"<group>/<element>": "new value"}'
+                    ),
+                    "replace_path": serializers.CharField(required=False),
+                    "replace_file": serializers.FileField(required=False),
+                },
+            )
+        },
+        responses={200: AipVersionSerializer},
+        summary="Correct an archived record (更正): writes a new AIP version",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        raw = request.data.get("changes") if hasattr(request.data, "get") else None
+        changes: object = raw or {}
+        if isinstance(raw, str):
+            try:
+                changes = json.loads(raw)
+            except ValueError:
+                changes = None
+        if not isinstance(changes, dict) or not all(isinstance(v, str) for v in changes.values()):
+            raise ValidationError(
+                {"code": "BAD_CHANGES", "message": "changes must be a JSON object of strings"}
+            )
+        uploads = [
+            services.Upload(filename=f.name or "", stream=f, replaces=_field(request, "replace_path"))
+            for f in request.FILES.getlist("replace_file")
+        ]
+        try:
+            aip = services.correct(
+                request_actor(request), pk, changes=changes, uploads=uploads, reason=_field(request, "reason")
+            )
+        except (DanganError, RolePermissionDenied) as exc:
+            raise _refusal(exc) from exc
+        return Response(AipVersionSerializer(_versions(aip.record)[0]).data)

@@ -1,6 +1,13 @@
 from django.db import models
 
-from dangan.archive.states import CHOICES, RecordStatus
+from dangan.archive.states import (
+    CHOICES,
+    GAP_CHOICES,
+    VERSION_CHOICES,
+    GapStatus,
+    RecordStatus,
+    VersionKind,
+)
 from dangan.core.codes import RETENTION_CODES
 
 
@@ -28,6 +35,11 @@ class Record(models.Model):
     archived_at = models.DateTimeField(null=True, blank=True)
     archived_by = models.CharField(max_length=150, blank=True)
     returned_reason = models.TextField(blank=True)
+    # 容缺归档: required materials (归档范围 必要) still missing, [{"code": "A02", "name": "公司章程"}],
+    # and the officer's reason given when archiving with the gap. The AIP versions keep the history.
+    gap_status = models.CharField("容缺状态", max_length=8, choices=GAP_CHOICES, default=GapStatus.NONE)
+    gap_materials = models.JSONField("缺少的必要材料", default=list, blank=True)
+    gap_reason = models.TextField("容缺原因", blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -49,7 +61,8 @@ class Record(models.Model):
 
 
 class RecordFile(models.Model):
-    """A file of the case as received (content files and the metadata XML); bytes live in the blob store."""
+    """A file of the case's current version (content files and the metadata XML); bytes live in the blob
+    store. Earlier versions' file lists stay readable through their AipFile rows."""
 
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="files")
     path = models.CharField(max_length=500)
@@ -74,10 +87,24 @@ class ArchivalCodeCounter(models.Model):
 
 
 class Aip(models.Model):
-    """An archival information package (BagIt bag) as stored. Never changes; corrections add a version."""
+    """An archival information package (BagIt bag) as stored. Never changes; corrections add a version.
+
+    Version 1 is written on confirmation; each later version (supplement, correction) is a complete new
+    bag whose archival description names the previous version (number and tag-manifest SM3). The
+    record's current version is the highest number; (record, version) is unique, so two officers
+    revising at once cannot both write "version 2".
+    """
 
     record = models.ForeignKey(Record, on_delete=models.PROTECT, related_name="aips")
     version = models.PositiveIntegerField(default=1)
+    kind = models.CharField(max_length=16, choices=VERSION_CHOICES, default=VersionKind.ARCHIVED)
+    previous = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="next_versions"
+    )
+    reason = models.TextField(blank=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    # What this version changed: {"supplied": [...], "replaced": [...], "metadata": [...], "gap": [...]}
+    changes = models.JSONField(default=dict, blank=True)
     tagmanifest_sm3 = models.CharField(max_length=64)
     signer_fingerprint = models.CharField(max_length=64)
     file_count = models.PositiveIntegerField()

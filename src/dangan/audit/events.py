@@ -106,3 +106,162 @@ def catalog_changed(actor: Actor, obj_type: str, obj_id: Any, **detail: Any) -> 
 
 def source_token_issued(actor: Actor, system_id: Any, *, code: str) -> AuditEvent:
     return _log("source.token_issued", actor, "source_system", system_id, code=code)
+
+
+# --- 容缺归档 and AIP versions (archive.services) ---------------------------------------------------
+
+
+def case_pre_archived_with_gap(
+    actor: Actor, record_id: Any, *, file_number: str, submission_id: Any, missing: list[dict[str, str]]
+) -> AuditEvent:
+    """Filed in the pre-archive library although required materials are missing (GD-2-9 not blocking)."""
+    return _log(
+        "case.pre_archived",
+        actor,
+        "record",
+        record_id,
+        file_number=file_number,
+        submission=str(submission_id),
+        gap=missing,
+    )
+
+
+def record_archived_with_gap(
+    actor: Actor,
+    record_id: Any,
+    *,
+    archival_code: str,
+    aip_digest: str,
+    missing: list[dict[str, str]],
+    reason: str,
+) -> AuditEvent:
+    """Confirmed with required materials missing (容缺归档); same kind as record.archived, plus the gap."""
+    return _log(
+        "record.archived",
+        actor,
+        "record",
+        record_id,
+        archival_code=archival_code,
+        aip=aip_digest,
+        rule="",
+        gap=missing,
+        gap_reason=reason,
+    )
+
+
+def record_supplemented(
+    actor: Actor,
+    record_id: Any,
+    *,
+    version: int,
+    aip_digest: str,
+    supplied: list[dict[str, str]],
+    remaining: list[dict[str, str]],
+    reason: str,
+) -> AuditEvent:
+    return _log(
+        "record.supplemented",
+        actor,
+        "record",
+        record_id,
+        version=version,
+        aip=aip_digest,
+        supplied=supplied,
+        remaining=remaining,
+        reason=reason,
+    )
+
+
+def record_corrected(
+    actor: Actor, record_id: Any, *, version: int, aip_digest: str, changes: dict[str, Any], reason: str
+) -> AuditEvent:
+    return _log(
+        "record.corrected",
+        actor,
+        "record",
+        record_id,
+        version=version,
+        aip=aip_digest,
+        changes=changes,
+        reason=reason,
+    )
+
+
+# --- Classification scheme, retention schedule and archiving scope (catalog) ---
+
+
+def retention_rule_added(
+    actor: Actor,
+    rule_id: Any,
+    *,
+    fonds: str,
+    item_code: str,
+    material_code: str,
+    retention: str,
+    effective_from: str,
+    basis: str,
+    supersedes: Any,
+) -> AuditEvent:
+    return _log(
+        "schedule.rule_added",
+        actor,
+        "retention_rule",
+        rule_id,
+        fonds=fonds,
+        item=item_code,
+        material=material_code,
+        retention=retention,
+        effective_from=effective_from,
+        basis=basis,
+        supersedes=supersedes,
+    )
+
+
+def retention_code_defined(
+    actor: Actor, code_id: Any, *, code: str, label: str, years: int | None
+) -> AuditEvent:
+    return _log(
+        "schedule.code_defined", actor, "retention_code", code_id, code=code, label=label, years=years
+    )
+
+
+def archiving_scope_changed(
+    actor: Actor, item_id: Any, *, item_code: str, before: list[Any], after: list[Any]
+) -> AuditEvent:
+    return _log(
+        "schedule.scope_changed", actor, "service_item", item_id, item=item_code, before=before, after=after
+    )
+
+
+def archive_class_changed(
+    actor: Actor, class_id: Any, *, fonds: str, code: str, action: str, changes: dict[str, Any]
+) -> AuditEvent:
+    return _log(
+        "schedule.class_changed", actor, "archive_class", class_id, fonds=fonds, code=code, action=action,
+        changes=changes,
+    )  # fmt: skip
+
+
+def item_class_assigned(
+    actor: Actor, item_id: Any, *, item_code: str, class_code: str, previous: str
+) -> AuditEvent:
+    return _log(
+        "schedule.item_class", actor, "service_item", item_id, item=item_code, class_code=class_code,
+        previous=previous,
+    )  # fmt: skip
+
+
+def schedule_imported(actor: Actor, *, filename: str, sha256: str, counts: dict[str, int]) -> AuditEvent:
+    return _log(
+        "schedule.imported", actor, "schedule", sha256[:16], filename=filename, sha256=sha256, counts=counts
+    )
+
+
+def eep_exported(
+    actor: Actor, record_id: Any, *, archival_code: str, destination: str, aip_version: int, files: int,
+    bytes_embedded: int, signed_digest: str,
+) -> AuditEvent:  # fmt: skip
+    return _log(
+        "eep.exported", actor, "record", record_id, archival_code=archival_code, destination=destination,
+        aip_version=aip_version, files=files, bytes=bytes_embedded, signed_digest=signed_digest,
+    )  # fmt: skip

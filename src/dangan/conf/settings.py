@@ -12,6 +12,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from dangan.core import deadlines as _deadline_rules
+
 
 def env(name: str, default: str = "") -> str:
     return os.environ.get(f"DANGAN_{name}", default)
@@ -221,6 +223,11 @@ CLAMAV = env("CLAMAV", "")
 # Background work: in-process unless a broker is configured; DANGAN_JOBS_EAGER runs jobs inline.
 BROKER_URL = env("BROKER_URL")
 JOBS_EAGER = env_bool("JOBS_EAGER")
+
+# Deadlines (DOMAIN.md §4, dangan/core/deadlines.py): the transfer rule, "national" (within 5 years
+# of archiving) or "yunnan" (by 30 June of the year after archiving). An unknown name stops start-up.
+TRANSFER_RULE = env("TRANSFER_RULE", "national").strip().lower() or "national"
+_deadline_rules.rule_set(TRANSFER_RULE)
 
 INSTANCE_NAME = env("INSTANCE_NAME", "dangan")
 INSTANCE_ORGANIZATION = env("INSTANCE_ORGANIZATION", "dangan archive")

@@ -14,6 +14,9 @@ api_v1 = [
     path("records/<int:pk>", archive_api.RecordDetailView.as_view(), name="api-record"),
     path("records/<int:pk>/confirm", archive_api.ConfirmView.as_view(), name="api-record-confirm"),
     path("records/<int:pk>/return", archive_api.ReturnView.as_view(), name="api-record-return"),
+    path("records/<int:pk>/versions", archive_api.VersionsView.as_view(), name="api-record-versions"),
+    path("records/<int:pk>/supplement", archive_api.SupplementView.as_view(), name="api-record-supplement"),
+    path("records/<int:pk>/correct", archive_api.CorrectView.as_view(), name="api-record-correct"),
 ]
 
 urlpatterns = [
@@ -22,5 +25,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("catalog/", include("dangan.catalog.urls")),
     path("", include("dangan.web.urls")),
 ]

@@ -11,10 +11,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from dangan.archive.models import Record
 from dangan.catalog.models import Fonds, ServiceItem
-from dangan.catalog.services import check_profile_for, metadata_scheme_for
+from dangan.catalog.services import check_profile_for, metadata_scheme_for, retention_for
 from dangan.core.antivirus import VirusScanner, scanner_from_config
 from dangan.core.checks.catalogue import StageProfile
 from dangan.core.checks.context import Environment, PackageContext
@@ -111,7 +112,8 @@ def apply_item(ctx: PackageContext, stage: Stage, item: ServiceItem | None) -> S
     """Set the service item's scheme, scope and retention on the context; return its stage profile."""
     if item is not None:
         ctx.scheme = metadata_scheme_for(item)
-        ctx.configured_retention = item.retention
+        codes = {e.material_code for e in ctx.package.files if e.material_code} if ctx.package else set()
+        ctx.configured_retention = retention_for(item, on=timezone.localdate(), material_codes=codes).code
         if item.scope:
             ctx.scope = [
                 ScopeItem(code=m["code"], name=m.get("name", ""), required=bool(m.get("required")))

@@ -4,6 +4,13 @@ The one path every case takes (DESIGN.md "Data flow"): quarantine → safe unpac
 metadata → archiving-stage checks → rejected (with a report) | duplicate | accepted. Nothing reaches
 the blob store or the database as a record until the package has passed, so a rejected package
 leaves no record, no blob and no archival code behind.
+
+容缺 (filing with a gap): GD-2-9 (a required material of the archiving scope is missing) blocks by
+default, so such a case is rejected. A fonds or service item that allows 容缺归档 says so in its
+archive-stage check profile: ``{"archive": {"2-9": {"blocking": false}}}``. Then a case whose 2-9
+check fails (and nothing blocking) is filed in the pre-archive library with its gap recorded (gap
+status ``open``, the missing materials' codes and names); it is never auto-confirmed: a records
+officer archives it with a reason (容缺归档) or returns it, and may supply the materials later.
 """
 
 from __future__ import annotations
@@ -26,9 +33,10 @@ from django.utils.dateparse import parse_datetime
 from dangan import jobs
 from dangan.accounts.roles import Actor, Perm, require
 from dangan.archive.models import Record, RecordFile
-from dangan.archive.states import RecordStatus
+from dangan.archive.states import GAP, GapStatus, RecordStatus
 from dangan.audit import events
 from dangan.catalog.models import Fonds, ServiceItem, SourceSystem
+from dangan.catalog.services import retention_for
 from dangan.core.checks.context import build_context
 from dangan.core.checks.model import CheckReport, Stage
 from dangan.core.errors import DanganError, PackageError
@@ -293,17 +301,29 @@ def _run_checks_and_file(
     if errors or pkg is None or item is None:
         _reject(sub, actor, errors or [{"code": "PACKAGE_INVALID", "message": "package could not be read"}])
         return
-    _file(sub, actor, received, pkg, item)
+    from dangan.archive.services import missing_materials
+
+    scope = ctx.scope if ctx.scope is not None else pkg.config.scope
+    _file(sub, actor, received, pkg, item, gap=missing_materials(report, scope))
 
 
 def _file(
-    sub: Submission, actor: Actor, received: ReceivedPackage, pkg: CasePackage, item: ServiceItem
+    sub: Submission,
+    actor: Actor,
+    received: ReceivedPackage,
+    pkg: CasePackage,
+    item: ServiceItem,
+    *,
+    gap: list[dict[str, str]] | None = None,
 ) -> None:
     existing = _live_record(pkg.file_number)
     if existing is not None:
         _settle_existing(sub, actor, existing)
         return
     fields = _record_fields(sub, received, pkg, item)  # whatever can fail on bad values, before any write
+    if gap:  # 容缺: required materials missing, and the profile lets it through (2-9 not blocking)
+        fields["gap_status"] = GAP.transition(GapStatus.NONE, GapStatus.OPEN).target
+        fields["gap_materials"] = gap
     store = default_store()
     # Blobs next: a crash after this leaves orphan blobs, never a record without its bytes.
     for facts in received.files.values():
@@ -315,7 +335,14 @@ def _file(
             sub.record = record
             sub.errors = []
             sub.save()
-            events.case_pre_archived(actor, record.pk, file_number=record.file_number, submission_id=sub.id)
+            if gap:
+                events.case_pre_archived_with_gap(
+                    actor, record.pk, file_number=record.file_number, submission_id=sub.id, missing=gap
+                )
+            else:
+                events.case_pre_archived(
+                    actor, record.pk, file_number=record.file_number, submission_id=sub.id
+                )
     except IntegrityError:
         # Another submission of the same 电子文件号 won the race: settle against it.
         existing = _live_record(pkg.file_number)
@@ -323,7 +350,7 @@ def _file(
             raise
         _settle_existing(sub, actor, existing)
         return
-    if item.auto_confirm:
+    if item.auto_confirm and not gap:  # a gap needs an officer's reason: never confirmed by a rule
         from dangan.archive import services as archive_services
 
         rule_actor = Actor.system(f"rule:auto-confirm:{item.code}", frozenset({Perm.CONFIRM}))
@@ -383,8 +410,13 @@ def _record_fields(
         case_number=(pkg.case.case_number or "")[:100],
         applicant_name=((pkg.case.applicant.name if pkg.case.applicant else "") or "")[:200],
         year=(completed or timezone.now()).year,
-        # The archive's retention schedule decides; a different value in the package is a 1-5 warning.
-        retention=item.retention,
+        # The archive's retention schedule decides (re-decided on the archiving day when confirmed);
+        # a different value in the package is a 1-5 warning.
+        retention=retention_for(
+            item,
+            on=timezone.localdate(),
+            material_codes={e.material_code for e in pkg.files if e.material_code},
+        ).code,
         accepted_at=_dt(pkg.case.accepted_at),
         completed_at=completed,
         content_digest=sub.content_digest,

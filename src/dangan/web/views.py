@@ -7,6 +7,7 @@ checked here first so that a refusal is a plain 403 page; the services check the
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
@@ -35,7 +36,7 @@ from django.utils.http import content_disposition_header, url_has_allowed_host_a
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dangan.accounts.roles import Actor, Perm
 from dangan.accounts.roles import PermissionDenied as RolePermissionDenied
@@ -43,6 +44,7 @@ from dangan.archive import services as archive_services
 from dangan.archive.models import Record, RecordFile
 from dangan.archive.states import RecordStatus
 from dangan.audit.models import AuditEvent
+from dangan.catalog.models import Fonds, ServiceItem
 from dangan.core.checks.catalogue import item_for_code
 from dangan.core.checks.model import PROPERTY_ZH
 from dangan.core.codes import RETENTION_CODES, RETENTION_LABELS_EN
@@ -50,10 +52,12 @@ from dangan.core.errors import DanganError
 from dangan.core.package import schema
 from dangan.ingest.models import Submission
 from dangan.ingest.states import SubmissionStatus
+from dangan.reports import catalogue as catalogue_reports
 from dangan.reports import render_html, render_pdf, render_registration_html, render_registration_pdf
 from dangan.reports.html import outcome_columns
 from dangan.reports.records import archived_records, record_reports, registration_input, report_filename
 from dangan.reports.summary import build_view
+from dangan.web import deadlines as deadline_data
 from dangan.web.forms import RecordFilterForm, ReturnForm
 
 PAGE_SIZE = 50
@@ -112,6 +116,8 @@ def _can(actor: Actor) -> dict[str, bool]:
         "confirm": actor.can(Perm.CONFIRM),
         "return": actor.can(Perm.RETURN),
         "download": actor.can(Perm.DOWNLOAD),
+        "supplement": actor.can(Perm.SUPPLEMENT),
+        "correct": actor.can(Perm.CORRECT),
     }
 
 
@@ -292,6 +298,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             {"label": str(row["year"]), "value": row["n"], "url": f"{records_url}?year={row['year']}"}
             for row in archived.values("year").annotate(n=Count("id")).order_by("year")
         ]
+        ctx["deadlines"] = deadline_data.overview(limit=DASHBOARD_CHART_ROWS)
     return render(request, "web/dashboard.html", ctx)
 
 
@@ -330,7 +337,7 @@ def confirm(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
     _need(actor, Perm.CONFIRM)
     try:
-        record = archive_services.confirm(actor, pk)
+        record = archive_services.confirm(actor, pk, gap_reason=request.POST.get("gap_reason", ""))
     except (DanganError, RolePermissionDenied) as exc:
         if _is_htmx(request):
             return _row_response(request, pk, error=_error_text(exc))
@@ -545,6 +552,7 @@ def record(request: HttpRequest, pk: int) -> HttpResponse:
             "summary": check_summary(rec.check_report),
             **record_report_context(rec),
             "aips": list(rec.aips.order_by("-version")),
+            **record_versions_context(rec),
             "submissions": submissions,
             "submission_labels": SUBMISSION_LABELS,
             "next": request.get_full_path(),
@@ -670,6 +678,183 @@ def registration_form(request: HttpRequest) -> HttpResponse:
 
 
 # ---------------------------------------------------------------------------------------------
+# Deadlines (归档 and 移交 期限) and the 归档目录 / 归档登记表 downloads (XLSX, PDF)
+
+DASHBOARD_CHART_ROWS = 8  # agencies per chart on the dashboard; the deadline page shows all
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@login_required
+@require_GET
+def deadlines(request: HttpRequest) -> HttpResponse:
+    """What is overdue or due within 90 days, per agency (实施机构) and service item, with charts."""
+    actor = _actor(request)
+    _need(actor, Perm.VIEW_RECORDS)
+    return render(
+        request,
+        "web/deadlines.html",
+        {"can": _can(actor), "kinds": deadline_data.overview(), "today": deadline_data.today()},
+    )
+
+
+@login_required
+@require_GET
+def deadline_records(request: HttpRequest) -> HttpResponse:
+    """The records behind a deadline count (``kind``, ``band``, ``fonds``, ``agency``,
+    ``service_item``), most urgent first."""
+    actor = _actor(request)
+    _need(actor, Perm.VIEW_RECORDS)
+    f = deadline_data.parse_filter(request.GET)
+    page = _page(request, deadline_data.filtered_records(f))
+    item = ServiceItem.objects.filter(pk=f.service_item).first() if f.service_item is not None else None
+    rules = deadline_data.current_rules()
+    return render(
+        request,
+        "web/deadline_records.html",
+        {
+            "can": _can(actor),
+            "page": page,
+            "rows": deadline_data.list_rows(page.object_list, f.kind),
+            "filter": f,
+            "kind_label": deadline_data.KIND_LABELS[f.kind],
+            "band_label": deadline_data.BAND_LABELS.get(f.band, _("Overdue or due within 90 days")),
+            "anchor_label": deadline_data.ANCHOR_LABELS[rules.rule(f.kind).anchor],
+            "rule": rules.rule(f.kind).describe(translation.get_language() or "zh-hans"),
+            "item": item,
+            "kinds": [
+                {"key": k.value, "label": label, "url": deadline_data.list_url(replace(f, kind=k))}
+                for k, label in deadline_data.KIND_LABELS.items()
+            ],
+            "bands": [
+                {"key": b, "label": label, "url": deadline_data.list_url(replace(f, band=b))}
+                for b, label in [("", _("All")), *deadline_data.BAND_LABELS.items()]
+            ],
+            "retention_texts": {code: retention_text(code) for code in RETENTION_CODES},
+        },
+    )
+
+
+def _catalogue_selection(request: HttpRequest) -> dict[str, Any] | HttpResponse:
+    """``fonds``, ``from``/``to`` (confirmation dates, YYYY-MM-DD, inclusive) and ``batch`` (批次号)
+    of a catalogue or registration-form download, or the 400 answer to bad dates."""
+    values = {}
+    for key in ("from", "to"):
+        raw = (request.GET.get(key) or "").strip()
+        try:
+            values[key] = parse_date(raw) if raw else None
+        except ValueError:
+            values[key] = None
+        if raw and values[key] is None:
+            return HttpResponseBadRequest(_("Dates must be given as YYYY-MM-DD."))
+    return {
+        "fonds": (request.GET.get("fonds") or "").strip(),
+        "date_from": values["from"],
+        "date_to": values["to"],
+        "batch": (request.GET.get("batch") or "").strip(),
+    }
+
+
+def _selection_name(prefix: str, sel: dict[str, Any]) -> str:
+    """归档目录-T001-20250101-20250131 (characters unsafe in file names replaced)."""
+    parts = [prefix]
+    if sel["fonds"]:
+        parts.append(sel["fonds"])
+    if sel["batch"]:
+        parts.append(sel["batch"])
+    a, b = sel["date_from"], sel["date_to"]
+    if a:
+        parts.append(f"{a:%Y%m%d}")
+    if b and b != a:
+        parts.append(f"{b:%Y%m%d}")
+    return "-".join("".join(ch if ch.isalnum() or ch in "-_·." else "_" for ch in p) for p in parts)
+
+
+def _selected_records(
+    request: HttpRequest, limit: int
+) -> tuple[dict[str, Any], QuerySet[Record]] | HttpResponse:
+    sel = _catalogue_selection(request)
+    if isinstance(sel, HttpResponse):
+        return sel
+    qs = catalogue_reports.catalogue_records(**sel)
+    count = qs.count()
+    if not count:
+        raise Http404(_("No archived records match."))
+    if count > limit:
+        return HttpResponseBadRequest(
+            _("{count} records match: choose a fonds or a shorter period.").format(count=count)
+        )
+    return sel, qs
+
+
+@login_required
+@require_GET
+def catalogue(request: HttpRequest) -> HttpResponse:
+    """The page to download the 归档目录 and the 归档登记表 of a fonds, period or batch."""
+    actor = _actor(request)
+    _need(actor, Perm.VIEW_RECORDS)
+    sel = _catalogue_selection(request)
+    if isinstance(sel, HttpResponse):
+        sel = {"fonds": "", "date_from": None, "date_to": None, "batch": ""}
+    return render(
+        request,
+        "web/catalogue.html",
+        {
+            "can": _can(actor),
+            "fonds_list": Fonds.objects.order_by("code"),
+            "sel": sel,
+            "max_pdf": catalogue_reports.MAX_PDF_ROWS,
+            "max_xlsx": catalogue_reports.MAX_XLSX_ROWS,
+        },
+    )
+
+
+@login_required
+@require_GET
+def catalogue_download(request: HttpRequest, fmt: str) -> HttpResponse:
+    """The 归档目录 as XLSX or PDF (same selection as ``catalogue``)."""
+    actor = _actor(request)
+    _need(actor, Perm.VIEW_RECORDS)
+    limit = catalogue_reports.MAX_PDF_ROWS if fmt == "pdf" else catalogue_reports.MAX_XLSX_ROWS
+    found = _selected_records(request, limit)
+    if isinstance(found, HttpResponse):
+        return found
+    sel, qs = found
+    cat = catalogue_reports.catalogue_from_records(
+        qs, fonds=sel["fonds"], archived_from=sel["date_from"], archived_to=sel["date_to"], batch=sel["batch"]
+    )
+    name = _selection_name("归档目录", sel)
+    lang = _report_lang()
+    if fmt == "pdf":
+        return _download(
+            catalogue_reports.render_catalogue_pdf(cat, lang=lang), "application/pdf", f"{name}.pdf"
+        )
+    return _download(catalogue_reports.render_catalogue_xlsx(cat, lang=lang), XLSX_TYPE, f"{name}.xlsx")
+
+
+@login_required
+@require_GET
+def registration_download(request: HttpRequest, fmt: str) -> HttpResponse:
+    """The 归档登记表 as XLSX (the form and the list of its records) or PDF, for the same selection
+    as ``catalogue`` (a batch too)."""
+    actor = _actor(request)
+    _need(actor, Perm.VIEW_RECORDS)
+    found = _selected_records(request, MAX_REGISTRATION_RECORDS)
+    if isinstance(found, HttpResponse):
+        return found
+    sel, qs = found
+    data = registration_input(
+        qs.select_related("fonds").prefetch_related("files"),
+        archived_from=sel["date_from"],
+        archived_to=sel["date_to"],
+    )
+    name = _selection_name("归档登记表", sel)
+    lang = _report_lang()
+    if fmt == "pdf":
+        return _download(render_registration_pdf(data, lang=lang), "application/pdf", f"{name}.pdf")
+    return _download(catalogue_reports.render_registration_xlsx(data, lang=lang), XLSX_TYPE, f"{name}.xlsx")
+
+
+# ---------------------------------------------------------------------------------------------
 # Rejected submissions (拒收)
 
 
@@ -704,3 +889,190 @@ def submission(request: HttpRequest, pk: UUID) -> HttpResponse:
             "source": submission_source(sub),
         },
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# 容缺归档 and AIP versions: the gap banner, the versions list, supplements and corrections
+
+VERSION_LABELS = {
+    "archived": gettext_lazy("Archived"),
+    "supplement": gettext_lazy("Supplement"),
+    "correction": gettext_lazy("Correction"),
+}
+CATEGORY_LABELS_EN = {
+    "申报材料": "Application",
+    "过程材料": "Process",
+    "结果材料": "Result",
+    "电子证照": "Licence",
+}
+
+
+def _category_choices() -> list[tuple[str, str]]:
+    zh = _zh()
+    return [(c, c if zh else f"{c} {CATEGORY_LABELS_EN.get(c, '')}".strip()) for c in schema.CATEGORY_FOLDERS]
+
+
+def _correctable_fields(rec: Record) -> list[dict[str, Any]]:
+    """The metadata items a correction may change, with their current values (for the form)."""
+    from dangan.archive.versions import correctable_elements
+
+    zh = _zh()
+    case = (rec.metadata or {}).get("case") or {}
+    applicant = case.get("applicant") or {}
+    out = []
+    for key, e in correctable_elements():
+        values = applicant if e.group == schema.Group.APPLICANT else case
+        value = values.get(e.attr)
+        out.append(
+            {
+                "key": key,
+                "label": _label(e, zh),
+                "group": e.group.value,
+                "value": "" if value is None else str(value),
+                "long": (e.max_length or 0) > 300,
+                "max_length": e.max_length,
+            }
+        )
+    return out
+
+
+def record_versions_context(rec: Record) -> dict[str, Any]:
+    """The record page's gap banner, versions list and the supplement and correction forms."""
+    versions = []
+    for v in archive_services.version_summaries(rec):
+        changes = v["changes"] or {}
+        versions.append(
+            {
+                **v,
+                "kind_label": VERSION_LABELS.get(v["kind"], v["kind"]),
+                "supplied": changes.get("supplied", []),
+                "replaced": changes.get("replaced", []),
+                "metadata": changes.get("metadata", []),
+                "gap": changes.get("gap"),
+            }
+        )
+    first = versions[-1] if versions else None
+    closed_in = next((v for v in reversed(versions) if v["kind"] == "supplement" and v["gap"] == []), None)
+    archived = rec.status == RecordStatus.ARCHIVED
+    return {
+        "versions": versions,
+        "gap": {
+            "status": rec.gap_status,
+            "open": rec.gap_status == "open",
+            "materials": rec.gap_materials,
+            "reason": rec.gap_reason,
+            "initial": (first["gap"] if first and first["gap"] else rec.gap_materials),
+            "closed_in": closed_in,
+        },
+        "supplement_form": archived and rec.gap_status == "open",
+        "category_choices": _category_choices(),
+    }
+
+
+def _version_done(request: HttpRequest, rec_pk: int, aip: Any) -> HttpResponse:
+    messages.success(
+        request,
+        _("Version {version} of the archival package was written.").format(version=aip.version),
+    )
+    return HttpResponseRedirect(reverse("web:record", args=[rec_pk]) + "#aip")
+
+
+def _version_failed(request: HttpRequest, rec_pk: int, exc: Exception) -> HttpResponse:
+    messages.error(request, _error_text(exc))
+    return HttpResponseRedirect(reverse("web:record", args=[rec_pk]) + "#revise")
+
+
+@login_required
+@require_POST
+def supplement(request: HttpRequest, pk: int) -> HttpResponse:
+    """Supply missing materials (容缺补充): one material per submission, one or more files."""
+    actor = _actor(request)
+    _need(actor, Perm.SUPPLEMENT)
+    get_object_or_404(Record, pk=pk)
+    code = request.POST.get("material_code", "")
+    category = request.POST.get("category", "")
+    uploads = [
+        archive_services.Upload(filename=f.name or "", stream=f, material_code=code, category=category)
+        for f in request.FILES.getlist("files")
+    ]
+    try:
+        aip = archive_services.supplement(actor, pk, uploads=uploads, reason=request.POST.get("reason", ""))
+    except (DanganError, RolePermissionDenied) as exc:
+        return _version_failed(request, pk, exc)
+    return _version_done(request, pk, aip)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def correct(request: HttpRequest, pk: int) -> HttpResponse:
+    """Correct an archived record (更正): changed metadata values and/or one replaced file."""
+    actor = _actor(request)
+    _need(actor, Perm.CORRECT)
+    rec = get_object_or_404(Record.objects.select_related("fonds", "service_item"), pk=pk)
+    if rec.status != RecordStatus.ARCHIVED:
+        messages.error(request, _("Only archived records can be corrected."))
+        return HttpResponseRedirect(reverse("web:record", args=[pk]))
+    fields = _correctable_fields(rec)
+    if request.method == "POST":
+        changes = {
+            k.removeprefix("meta:"): str(request.POST.get(k, ""))
+            for k in request.POST
+            if k.startswith("meta:")
+        }
+        uploads = [
+            archive_services.Upload(
+                filename=f.name or "", stream=f, replaces=request.POST.get("replace_path", "")
+            )
+            for f in request.FILES.getlist("replace_file")
+        ]
+        try:
+            aip = archive_services.correct(
+                actor, pk, changes=changes, uploads=uploads, reason=request.POST.get("reason", "")
+            )
+        except (DanganError, RolePermissionDenied) as exc:
+            messages.error(request, _error_text(exc))
+            for f in fields:  # keep what the officer typed
+                f["value"] = changes.get(f["key"], f["value"])
+        else:
+            return _version_done(request, pk, aip)
+    return render(
+        request,
+        "web/record_correct.html",
+        {
+            "can": _can(actor),
+            "record": rec,
+            "correction_fields": fields,
+            "content_files": [f.path for f in rec.files.all() if f.path != schema.METADATA_FILENAME],
+            "replace_path": request.POST.get("replace_path", ""),
+            "reason": request.POST.get("reason", ""),
+            "nav": "records",
+        },
+    )
+
+
+@login_required
+@require_GET
+def aip_download(request: HttpRequest, pk: int, version: int) -> FileResponse:
+    """One AIP version as a ZIP of its BagIt bag (every version stays readable)."""
+    import tempfile
+
+    from django.conf import settings
+
+    actor = _actor(request)
+    _need(actor, Perm.DOWNLOAD)
+    rec = get_object_or_404(Record, pk=pk)
+    out = tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR)  # noqa: SIM115 - FileResponse closes it
+    try:
+        aip = archive_services.write_aip_zip(actor, rec.pk, version, out)
+    except archive_services.RecordNotFound:
+        out.close()
+        raise Http404(_("No such version.")) from None
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+    name = f"{archive_services.aip_zip_name(rec, aip)}.zip"
+    response = FileResponse(out, as_attachment=True, filename=name, content_type="application/zip")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
