@@ -232,3 +232,79 @@ def test_unreachable_scanner_fails_4_1(tmp_path, test_catalogue, settings, opera
         checking.configured_scanner.cache_clear()
     assert sub.status == "rejected"
     assert [e["code"] for e in sub.errors] == ["GD-4-1"]
+
+
+# --- regressions from the review of the checks ------------------------------------------------------
+
+
+def test_precheck_shows_a_source_only_its_own_fonds(tmp_path, test_catalogue, operator):
+    """A source system of fonds B002 learns nothing about T001's records, and may not pre-check T001 cases."""
+    from dangan.catalog.services import upsert_fonds, upsert_service_item
+
+    runner = CliRunner()
+    assert runner.invoke(main, ["ingest", str(write_case(tmp_path / "t001"))]).exit_code == 0
+    other = upsert_fonds(operator, code="B002", name="另一单位", region_code="330899")
+    upsert_service_item(operator, other, code="TEST-ITEM", name="测试事项", retention="D30", class_code="SP")
+    _, token_b = catalog.issue_source_token(operator, code="SYS-B", name="B系统", fonds=[other])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_b}")
+    same_case_number = write_case(tmp_path / "b", file_number="B-1", fonds="B002", as_zip=True)
+    with open(same_case_number, "rb") as f:
+        res = client.post("/api/v1/checks", {"package": f}, format="multipart")
+    assert res.status_code == 200, res.content
+    [dup] = [r for r in res.json()["report"]["results"] if r["code"] == "GD-1-8"]
+    assert dup["outcome"] == "pass" and "330899-A101" not in json.dumps(res.json(), ensure_ascii=False)
+    t001 = write_case(tmp_path / "t", file_number="T-2", as_zip=True)
+    with open(t001, "rb") as f:
+        res = client.post("/api/v1/checks", {"package": f}, format="multipart")
+    assert res.status_code == 400 and res.json()["code"] == "FONDS_NOT_ALLOWED"
+
+
+def test_check_honours_the_batch_manifest(tmp_path, test_catalogue):
+    from dangan.core.package.metadata import batch_manifest_xml
+    from dangan.core.package.model import BatchManifest, BatchPackageEntry
+
+    batch = tmp_path / "batch"
+    a = write_case(batch, file_number="F-1")
+    entry = BatchPackageEntry(name=a.name, fonds_code="T001", item_code="TEST-ITEM", digest="0" * 64)
+    (batch / "批次清单.xml").write_bytes(
+        batch_manifest_xml(BatchManifest(batch_number="B1", packages=[entry]))
+    )
+    res = CliRunner().invoke(main, ["check", "--json", str(batch)])
+    assert res.exit_code == 1
+    failed = {r["code"] for r in _json(res)["packages"][0]["report"]["results"] if r["outcome"] == "fail"}
+    assert "GD-1-14" in failed
+
+
+def test_carrier_extra_files_and_names_with_markup(tmp_path, test_catalogue):
+    carrier = tmp_path / "cdrom"
+    write_case(carrier, file_number="C-1")
+    (carrier / "autorun.inf").write_text("[autorun]\nopen=evil.exe\n")
+    res = CliRunner().invoke(main, ["check", "--json", "--medium", "DVD-R", str(carrier)])
+    assert res.exit_code == 1
+    results = {r["code"]: r for r in _json(res)["packages"][0]["report"]["results"]}
+    assert results["GD-4-3"]["outcome"] == "fail" and results["GD-4-3"]["target"] == "autorun.inf"
+    assert results["GD-4-4"]["outcome"] == "pass"
+    assert results["GD-4-5"]["outcome"] == "not_run" and results["GD-4-6"]["outcome"] == "pass"
+
+    pkg, files = make_case(file_number="M-1")
+    odd = writer.write_folder(pkg, files, tmp_path / "m").rename(tmp_path / "m" / "pkg[bold]x")
+    res = CliRunner().invoke(main, ["check", str(odd)])
+    assert res.exit_code == 0 and "pkg[bold]x" in res.output, res.output
+
+
+def test_stale_check_folders_are_swept(tmp_path):
+    import os
+    import time
+
+    from dangan.ingest.checking import sweep_stale_work
+
+    old, fresh, other = tmp_path / "dangan-check-old", tmp_path / "precheck-new", tmp_path / "keep-me"
+    for d in (old, fresh, other):
+        d.mkdir()
+        (d / "personal.pdf").write_bytes(b"x")
+    past = time.time() - 7 * 3600
+    os.utime(old, (past, past))
+    os.utime(other, (past, past))
+    assert sweep_stale_work(tmp_path) == 1
+    assert not old.exists() and fresh.exists() and other.exists()

@@ -109,3 +109,14 @@ def test_bad_scheme_overrides_are_refused_naming_the_key(overrides, message):
 def test_docs_show_the_current_catalogue():
     docs = (Path(__file__).parents[2] / "docs" / "checks.md").read_text(encoding="utf-8")
     assert catalogue_table() in docs, "regenerate with: python -m dangan.core.checks.doc"
+
+
+def test_patterns_that_backtrack_exponentially_are_refused():
+    with pytest.raises(SchemeError, match="exponential"):
+        parse_overrides({"fields": {"办件基本信息/办件编号": {"pattern": "([A-Z0-9]+-?)*"}}})
+    parse_overrides({"fields": {"办件基本信息/办件编号": {"pattern": "BJ-[0-9]{4}-[0-9]{4}"}}})
+
+
+def test_duplicate_keys_must_be_ones_the_archive_can_compare():
+    with pytest.raises(SchemeError, match="can compare"):
+        parse_overrides({"duplicate_keys": ["环节/办理人"]})

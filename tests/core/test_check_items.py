@@ -288,3 +288,69 @@ def test_good_case_passes_every_item_of_the_stage(tmp_path, stage):
     assert {(code.split("-", 1)[1], outcome) for code, outcome, _ in bad} <= allowed, bad
     assert report.passed
     assert {r.code.split("-", 1)[1] for r in report.results} == set(default_profile(stage).numbers)
+
+
+# --- regressions from the review of the checks ------------------------------------------------------
+
+
+def test_times_with_offsets_compare_as_instants(tmp_path):
+    from dangan.core.checks.items_metadata import check_plausible
+
+    def plausible(accepted: str, completed: str) -> set[Outcome]:
+        ctx = _context(
+            tmp_path / f"{len(list(tmp_path.iterdir()))}",
+            Case(
+                "1-5",
+                lambda p, f: (
+                    setattr(p.case, "accepted_at", accepted),
+                    setattr(p.case, "completed_at", completed),
+                ),
+            ),
+            env=GOOD_ENV,
+        )
+        return {r.outcome for r in check_plausible(ctx, "GD-1-5", Stage.ARCHIVE)}
+
+    # 16:00+08:00 is 08:00Z: a completion at 09:00Z is one hour later, not seven hours earlier
+    assert plausible("2025-03-03T16:00:00+08:00", "2025-03-03T09:00:00Z") == {Outcome.PASS}
+    assert plausible("2025-03-03T16:00:00+08:00", "2025-03-03T07:00:00Z") == {Outcome.FAIL}
+    assert plausible("2025-03-03T16:00:00", "2025-03-03T08:30:00Z") == {Outcome.PASS}  # naive = China time
+
+
+def test_an_empty_package_does_not_pass(tmp_path):
+    def no_files(pkg: CasePackage, files: Files) -> None:
+        pkg.files.clear()
+        files.clear()
+        pkg.config.scope = []
+
+    ctx = _context(tmp_path, Case("2-7", no_files, recomplete=True), env=GOOD_ENV)
+    report = run_profile(ctx, Stage.ARCHIVE)
+    by_item = {r.code.split("-", 1)[1]: r.outcome for r in report.results}
+    assert not report.passed and by_item["2-7"] == Outcome.FAIL
+    for number in ("1-1", "1-10", "1-13", "2-11", "3-3", "3-4", "3-6", "3-8"):
+        assert by_item[number] == Outcome.NOT_APPLICABLE, (number, by_item[number])
+
+
+def test_unscanned_file_blocks_when_a_scanner_is_configured(tmp_path):
+    def scanner(received):  # type: ignore[no-untyped-def]
+        return VirusScanOutcome("fake", errors=[("申报材料/申请书.pdf", "INSTREAM size limit exceeded")])
+
+    ctx = _context(tmp_path, None, env={**GOOD_ENV, "virus_scanner": scanner})
+    [r] = _run(ctx, "4-2", Stage.ARCHIVE)
+    assert r.outcome == Outcome.FAIL and "size limit" in r.message and r.target == "申报材料/申请书.pdf"
+
+
+def test_archival_code_year_and_unknown_fonds(tmp_path):
+    ctx = _context(tmp_path / "a", None, env=GOOD_ENV)
+    ctx.archival_code = "T001-WS·1999-D30-ZW-0001"  # the case was completed in 2025
+    [r] = _run(ctx, "1-7", Stage.ARCHIVE)
+    assert r.outcome == Outcome.FAIL and "year" in r.message
+    ctx = _context(tmp_path / "b", None, env={**GOOD_ENV, "code_pattern_for": lambda fonds: None})
+    ctx.archival_code = "T001-WS·2025-D30-ZW-0001"
+    [r] = _run(ctx, "1-7", Stage.ARCHIVE)
+    assert r.outcome == Outcome.WARNING and "default pattern" in r.message
+
+
+def test_full_width_digits_are_not_numbers(tmp_path):
+    ctx = _context(tmp_path, Case("2-1", _set("declared_file_count", "３")), env=GOOD_ENV)
+    [r] = _run(ctx, "2-1", Stage.ARCHIVE)
+    assert r.outcome == Outcome.FAIL and "not an integer" in r.message

@@ -8,9 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 STAGES = ("archive", "transfer", "receive", "preserve")
+
+
+def _printable(text: str) -> str:
+    """Package names and messages come from outside: no terminal control sequences reach the screen."""
+    return "".join(c if c.isprintable() or c in "\t" else "\ufffd" for c in text)
+
+
 OUTCOME_STYLE = {
     "pass": "green",
     "fail": "red",
@@ -73,14 +81,17 @@ def check(paths: tuple[Path, ...], stage: str, as_json: bool, report_file: Path 
     packages, path_errors = _packages(paths)
     if path_errors and not packages:
         for e in path_errors:
-            cli.console.print(f"[red]{e['message']}")
+            cli.console.print(f"[red]{escape(e['message'])}")
         sys.exit(2)
+    carrier = _scan_carrier(paths, [p.path for p in packages], medium) if medium is not None else None
     results: list[dict[str, Any]] = []
     with cli._progress() if not as_json else cli._Quiet() as progress:
         task = progress.add_task("检测 Checking", total=len(packages))
         for pkg in packages:
             try:
-                report, facts = checking.check_path(pkg.path, Stage(stage), carrier_medium=medium)
+                report, facts = checking.check_path(
+                    pkg.path, Stage(stage), carrier=carrier, batch_entry=pkg.entry
+                )
                 results.append({"package": str(pkg.path), "passed": report.passed, "facts": facts,
                                 "report": report.to_dict()})  # fmt: skip
             except DanganError as exc:
@@ -97,6 +108,40 @@ def check(paths: tuple[Path, ...], stage: str, as_json: bool, report_file: Path 
         if report_file is not None:
             cli.console.print(f"报告 Report: {report_file}")
     sys.exit(0 if all(r["passed"] for r in results) else 1)
+
+
+# Files a carrier may hold besides the packages: the batch manifest and the transfer description files.
+CARRIER_DESCRIPTION_FILES = {"批次清单.xml", "说明文件.txt", "说明文件.TXT", "目录文件.xml", "目录文件.XML"}
+
+
+def _scan_carrier(roots: tuple[Path, ...], packages: list[Path], medium: str) -> Any:
+    """Read every file on the carrier that belongs to no package (4-3 lists them, 4-4 reads them)."""
+    import time
+
+    from dangan.core.checks.context import Carrier
+
+    inside = [p.resolve() for p in packages]
+    extra: list[str] = []
+    errors: list[str] = []
+    read = 0
+    started = time.perf_counter()
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for path in sorted(root.rglob("*")):
+            if path.is_dir() or any(path.resolve() == p or p in path.resolve().parents for p in inside):
+                continue
+            if path.name in CARRIER_DESCRIPTION_FILES:
+                continue
+            extra.append(str(path.relative_to(root)))
+            try:
+                with open(path, "rb") as f:
+                    while chunk := f.read(1024 * 1024):
+                        read += len(chunk)
+            except OSError as exc:
+                errors.append(f"{path.relative_to(root)}: {exc.strerror or exc}")
+    return Carrier(medium=medium or None, extra_files=tuple(extra), bytes_read=read,
+                   seconds=time.perf_counter() - started, read_errors=tuple(errors))  # fmt: skip
 
 
 def _write_report(path: Path, results: list[dict[str, Any]], lang: str) -> None:
@@ -117,14 +162,16 @@ def _print(results: list[dict[str, Any]], console: Any) -> None:
     from dangan.core.checks.catalogue import item_for_code
 
     for r in results:
-        name = Path(r["package"]).name
+        name = escape(_printable(Path(r["package"]).name))
         if "error" in r:
-            console.print(f"[red]✗ {name}: {r['error']['code']}: {r['error']['message']}")
+            console.print(
+                f"[red]✗ {name}: {escape(r['error']['code'])}: {escape(_printable(r['error']['message']))}"
+            )
             continue
         report = r["report"]
         verdict = "[green]✓ 通过 passed" if r["passed"] else "[red]✗ 未通过 failed"
         counts = " · ".join(f"{k} {v}" for k, v in report["counts"].items() if v)
-        console.print(f"{verdict}[/] {name}  ({report['subject']}; {counts})")
+        console.print(f"{verdict}[/] {name}  ({escape(_printable(report['subject']))}; {counts})")
         shown = [x for x in report["results"] if x["outcome"] in ("fail", "warning", "not_run")]
         if not shown:
             continue
@@ -137,7 +184,12 @@ def _print(results: list[dict[str, Any]], console: Any) -> None:
             item = item_for_code(x["code"])
             label = f"{x['code']} {item.name_zh}" if item else x["code"]
             outcome = x["outcome"] + ("" if x["blocking"] or x["outcome"] != "fail" else " (non-blocking)")
-            table.add_row(label, f"[{OUTCOME_STYLE[x['outcome']]}]{outcome}", x["target"], x["message"])
+            table.add_row(
+                escape(label),
+                f"[{OUTCOME_STYLE[x['outcome']]}]{outcome}",
+                escape(_printable(x["target"])),
+                escape(_printable(x["message"])),
+            )
         console.print(table)
     passed = sum(1 for r in results if r["passed"])
     console.print(f"{passed} of {len(results)} packages passed")

@@ -127,7 +127,13 @@ def precheck_upload(
         with os.fdopen(fd, "wb") as out:
             stream.seek(0)
             shutil.copyfileobj(stream, out, 1024 * 1024)
-        return checking.check_path(target, stage, channel=f"API pre-check, {actor.name}")
+        scope = None
+        if actor.source_system_id is not None:
+            source = SourceSystem.objects.get(pk=actor.source_system_id)
+            scope = frozenset(source.fonds.values_list("code", flat=True))
+        return checking.check_path(
+            target, stage, channel=f"API pre-check, {actor.name}", fonds_scope=scope, detailed=scope is None
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -281,15 +287,21 @@ def _channel(sub: Submission) -> str:
 def _run_checks_and_file(
     sub: Submission, actor: Actor, received: ReceivedPackage, batch_entry: BatchPackageEntry | None
 ) -> None:
-    ctx = build_context(received, batch_entry=batch_entry, env=checking.environment(channel=_channel(sub)))
+    source = sub.source_system
+    # A source system reads its submissions' reports: they may show only its own fonds' records and
+    # settings, and no server paths or driver errors.
+    fonds_scope = frozenset(source.fonds.values_list("code", flat=True)) if source is not None else None
+    env = checking.environment(channel=_channel(sub), fonds_scope=fonds_scope, detailed=source is None)
+    ctx = build_context(received, batch_entry=batch_entry, env=env)
     item = checking.resolve_item(ctx)
     catalogue_errors = _resolve_catalogue(ctx.package, item)
-    report = checking.run_checks(ctx, Stage.ARCHIVE, item)
+    allowed = item is not None and (fonds_scope is None or item.fonds.code in fonds_scope)
+    # Outside the sender's fonds the item's settings are not applied (nor shown); FONDS_NOT_ALLOWED follows.
+    report = checking.run_checks(ctx, Stage.ARCHIVE, item if allowed else None)
     pkg = ctx.package
     sub.report = report.to_dict()
     sub.file_number = (pkg.file_number if pkg else "")[:100]
     errors = report.errors() + catalogue_errors
-    source = sub.source_system
     if item is not None and source is not None and not source.fonds.filter(pk=item.fonds_id).exists():
         errors.append(
             {
@@ -303,8 +315,8 @@ def _run_checks_and_file(
         return
     from dangan.archive.services import missing_materials
 
-    scope = ctx.scope if ctx.scope is not None else pkg.config.scope
-    _file(sub, actor, received, pkg, item, gap=missing_materials(report, scope))
+    materials = ctx.scope if ctx.scope is not None else pkg.config.scope
+    _file(sub, actor, received, pkg, item, gap=missing_materials(report, materials))
 
 
 def _file(

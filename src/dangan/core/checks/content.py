@@ -180,6 +180,10 @@ def check_fixity_and_signatures(ctx: PackageContext, code: str, stage: Stage) ->
 def check_content_complete(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
     if ctx.package is None:
         return no_metadata(code, stage)
+    if not ctx.received.content_files:
+        return [
+            result(code, stage, Outcome.FAIL, s.Group.FILES.value, "the package has no content files at all")
+        ]
     out: list[CheckResult] = []
     for path, facts in sorted(ctx.received.content_files.items()):
         if facts.size == 0:
@@ -296,7 +300,7 @@ def check_preservation_profile(ctx: PackageContext, code: str, stage: Stage) -> 
                         code, stage, Outcome.WARNING, path, f"{path} does not claim PDF/A (long-term profile)"
                     )
                 )
-        elif a.ofd_structure is not None:
+        elif a.ofd_structure is not None and a.validation.status == "valid":
             checked += 1
             for p in a.ofd_structure.problems:
                 if _is_ofda(p.rule):
@@ -346,6 +350,8 @@ def check_software(ctx: PackageContext, code: str, stage: Stage) -> list[CheckRe
 
 
 def check_no_encryption(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
+    if not ctx.received.content_files:
+        return [result(code, stage, Outcome.NOT_APPLICABLE, "", "the package has no content files (see 2-7)")]
     out: list[CheckResult] = []
     for path, a in _content(ctx).items():
         if a.validation.encrypted or (a.ofd_structure is not None and a.ofd_structure.encrypted):

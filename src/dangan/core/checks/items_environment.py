@@ -103,8 +103,17 @@ def check_virus(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResul
         result(code, stage, Outcome.FAIL, path, f"virus found in {path}: {name}", engine=outcome.engine)
         for path, name in outcome.found
     ]
+    # A configured scanner must vouch for every file: one it could not scan blocks like a finding
+    # (otherwise padding a file past the scanner's size limit would smuggle it in).
     out += [
-        result(code, stage, Outcome.NOT_RUN, path, f"not scanned: {why}", engine=outcome.engine)
+        result(
+            code,
+            stage,
+            Outcome.FAIL,
+            path or "",
+            f"not scanned, so not known to be clean: {why}",
+            engine=outcome.engine,
+        )
         for path, why in outcome.errors
     ]
     return out or [

@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 
 from dangan.core.checks.context import PackageContext
 from dangan.core.checks.model import CheckResult, Outcome, Stage
 from dangan.core.checks.results import no_metadata, result
-from dangan.core.checks.scheme import FieldRule
+from dangan.core.checks.scheme import DUPLICATE_KEYS, FieldRule
 from dangan.core.codes import DEFAULT_PATTERN, CodePattern
 from dangan.core.errors import ArchivalCodeError
 from dangan.core.identifiers import REGION_CODE, is_valid_credit_code, is_valid_id_number
@@ -70,15 +70,18 @@ def check_lengths(ctx: PackageContext, code: str, stage: Stage) -> list[CheckRes
     return out or [result(code, stage, Outcome.PASS, "", "every metadata value is within its length")]
 
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?")
-_INT = re.compile(r"\d+")
+CHINA = timezone(timedelta(hours=8))
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?"
+)
+_INT = re.compile(r"[0-9]+")
 _DIGEST = re.compile(r"[0-9a-f]+")
 _CODE = re.compile(r"[^\s\x00-\x1f\x7f]+")
 
 
 def parse_moment(value: str | None, kind: s.Kind = s.Kind.DATETIME) -> datetime | None:
-    """A real calendar date/time (naive, local as written), or None; 2025-02-30 has the shape but is no date."""
+    """A real calendar date/time as naive China time (UTC+8), or None; 2025-02-30 has the shape but is no date."""
     if not value:
         return None
     try:
@@ -86,9 +89,11 @@ def parse_moment(value: str | None, kind: s.Kind = s.Kind.DATETIME) -> datetime 
             return datetime.combine(date.fromisoformat(value), datetime.min.time())
         if not _DATETIME.fullmatch(value):
             return None
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+    # Times without an offset are China time; others are converted to it so all compare alike.
+    return moment.astimezone(CHINA).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _format_problem(rule: FieldRule, value: str) -> str | None:
@@ -109,7 +114,8 @@ def _format_problem(rule: FieldRule, value: str) -> str | None:
         return f"{value!r} is not a lower-case hexadecimal digest"
     elif kind == s.Kind.CODE and not _CODE.fullmatch(value):
         return f"{value!r} is not a code (no spaces or control characters)"
-    if rule.pattern and not re.fullmatch(rule.pattern, value):
+    # Patterns run only on values within the length limit (1-2 reports longer ones): bounded work.
+    if rule.pattern and len(value) <= (rule.max_length or 1000) and not re.fullmatch(rule.pattern, value):
         return f"{value!r} does not match the pattern {rule.pattern}"
     return None
 
@@ -198,7 +204,7 @@ def check_plausible(ctx: PackageContext, code: str, stage: Stage) -> list[CheckR
                     f"({right:%Y-%m-%d %H:%M})",
                 )
             )
-    now = datetime.now()
+    now = datetime.now(CHINA)
     for key in ("办件基本信息/受理时间", "办件基本信息/办结时间"):
         moment = parse_moment(_case_value(ctx, key))
         if moment and moment.date() > now.date():
@@ -337,10 +343,13 @@ def check_archival_code(ctx: PackageContext, code: str, stage: Stage) -> list[Ch
         ]
     out: list[CheckResult] = []
     pkg = ctx.package
+    completed = parse_moment(pkg.case.completed_at) if pkg else None
     expect = {
         "fonds": fonds,
-        "retention": (pkg.case.retention or pkg.config.retention) if pkg else None,
-        "year": ctx.record_year,
+        "retention": ctx.configured_retention
+        or ((pkg.case.retention or pkg.config.retention) if pkg else None),
+        # 年度 of a government-service record is the year it was completed (办结)
+        "year": ctx.record_year or (str(completed.year) if completed else None),
     }
     if ctx.bag is not None and ctx.bag.description.get("保管期限"):
         expect["retention"] = ctx.bag.description["保管期限"]  # the archive's retention, which applies
@@ -355,7 +364,11 @@ def check_archival_code(ctx: PackageContext, code: str, stage: Stage) -> list[Ch
                     f"{archival_code}: {name} is {fields[name]!r} but the record's is {value!r}",
                 )
             )
-    return out or [result(code, stage, Outcome.PASS, "档号", f"{archival_code} follows {basis}")]
+    if out:
+        return out
+    if template is None:  # checked, but only against the default: the fonds' own rule is unknown here
+        return [result(code, stage, Outcome.WARNING, "档号", f"{archival_code} follows {basis}")]
+    return [result(code, stage, Outcome.PASS, "档号", f"{archival_code} follows {basis}")]
 
 
 def check_duplicates(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
@@ -365,7 +378,15 @@ def check_duplicates(ctx: PackageContext, code: str, stage: Stage) -> list[Check
         return [result(code, stage, Outcome.NOT_RUN, "", "not run: no archive catalogue to compare against")]
     own = ctx.package.file_number
     out: list[CheckResult] = []
+    unsupported = [k for k in ctx.scheme.duplicate_keys if k not in DUPLICATE_KEYS]
+    if unsupported:
+        why = (
+            f"not run for {', '.join(unsupported)}: the archive can compare only {', '.join(DUPLICATE_KEYS)}"
+        )
+        out.append(result(code, stage, Outcome.NOT_RUN, "", why))
     for key in ctx.scheme.duplicate_keys:
+        if key in unsupported:
+            continue
         value = _case_value(ctx, key)
         if not value:
             continue
@@ -381,7 +402,7 @@ def check_duplicates(ctx: PackageContext, code: str, stage: Stage) -> list[Check
                     others=others[:20],
                 )
             )
-    keys = ", ".join(ctx.scheme.duplicate_keys)
+    keys = ", ".join(k for k in ctx.scheme.duplicate_keys if k not in unsupported)
     return out or [result(code, stage, Outcome.PASS, "", f"no other record shares {keys}")]
 
 

@@ -96,7 +96,16 @@ def check_description_file(ctx: PackageContext, code: str, stage: Stage) -> list
     return out or [_r(code, stage, Outcome.PASS, s.METADATA_FILENAME, what)]
 
 
+def _no_content(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult] | None:
+    """Items about content files have nothing to check in a package without any (2-7 fails it)."""
+    if ctx.received.content_files:
+        return None
+    return [_r(code, stage, Outcome.NOT_APPLICABLE, "", "the package has no content files (see 2-7)")]
+
+
 def check_structure(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
+    if (empty := _no_content(ctx, code, stage)) is not None:
+        return empty
     out: list[CheckResult] = []
     for path in sorted(ctx.received.content_files):
         top = PurePosixPath(path).parts[0]
@@ -143,6 +152,8 @@ def check_declared_vs_present(ctx: PackageContext, code: str, stage: Stage) -> l
         return _no_metadata(code, stage)
     declared = {e.path for e in ctx.package.files if e.path}
     present = set(ctx.received.content_files)
+    if not declared and not present:
+        return [_r(code, stage, Outcome.NOT_APPLICABLE, "", "no file declared and none present (see 2-7)")]
     out = [
         _r(code, stage, Outcome.FAIL, p, f"declared file missing from the package: {p}")
         for p in sorted(declared - present)
@@ -158,6 +169,8 @@ def check_declared_vs_present(ctx: PackageContext, code: str, stage: Stage) -> l
 def check_fixity(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
     if ctx.package is None:
         return _no_metadata(code, stage)
+    if ctx.bag is None and (empty := _no_content(ctx, code, stage)) is not None:
+        return empty
     out: list[CheckResult] = []
     checked = 0
     for entry in ctx.package.files:
@@ -210,6 +223,8 @@ def check_fixity(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResu
 def check_properties(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
     if ctx.package is None:
         return _no_metadata(code, stage)
+    if (empty := _no_content(ctx, code, stage)) is not None:
+        return empty
     out: list[CheckResult] = []
     for entry in ctx.package.files:
         facts = ctx.received.files.get(entry.path or "")
@@ -231,10 +246,8 @@ def check_properties(ctx: PackageContext, code: str, stage: Stage) -> list[Check
 
 
 def _declared_int(value: str | None) -> int | None:
-    try:
-        return int((value or "").strip())
-    except ValueError:
-        return None
+    text = (value or "").strip()
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def _check_declared_total(
@@ -408,6 +421,24 @@ def check_package_metadata(ctx: PackageContext, code: str, stage: Stage) -> list
             )
     entry = ctx.batch_entry
     if entry is not None:
+        declared = {
+            "fonds_code": pkg.case.fonds_code,
+            "item_code": pkg.config.item_code,
+            "title": pkg.case.title,
+        }
+        for attr, value in declared.items():
+            listed = getattr(entry, attr)
+            if listed and value and listed.strip() != value.strip():
+                label = s.BATCH_PACKAGE_FIELDS[attr]
+                out.append(
+                    _r(
+                        code,
+                        stage,
+                        Outcome.FAIL,
+                        f"{s.BATCH_MANIFEST_FILENAME}/{s.BATCH_PACKAGE}/{label}",
+                        f"the batch manifest lists {label} {listed!r}, the package's metadata says {value!r}",
+                    )
+                )
         for attr, label in s.BATCH_PACKAGE_FIELDS.items():
             if attr in ("name", "fonds_code", "item_code", "digest") and not getattr(entry, attr):
                 out.append(

@@ -6,6 +6,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def check_path(
     profile: StageProfile | None = None,
     env: Environment | None = None,
     batch_entry: BatchPackageEntry | None = None,
-    carrier_medium: str | None = None,
+    carrier: Carrier | None = None,
     limits: IntakeLimits | None = None,
     prepare: Callable[[PackageContext], StageProfile | None] | None = None,
 ) -> tuple[CheckReport, dict[str, object]]:
@@ -101,9 +102,11 @@ def check_path(
             ctx = build_bag_context(received, scheme=scheme, env=env)
         else:
             ctx = build_context(received, scheme=scheme, env=env, batch_entry=batch_entry)
-        if carrier_medium is not None:
+        if carrier is not None:  # the carrier's own facts plus what reading this package showed
             read = sum(f.size for f in received.files.values())
-            ctx.carrier = Carrier(medium=carrier_medium or None, bytes_read=read, seconds=seconds)
+            ctx.carrier = replace(
+                carrier, bytes_read=carrier.bytes_read + read, seconds=carrier.seconds + seconds
+            )
         if prepare is not None:
             profile = prepare(ctx) or profile
         report = run_profile(ctx, stage, profile=profile)

@@ -42,6 +42,9 @@ VALIDATORS = ("id_number", "credit_code", "region_code")
 
 COMPARE_OPS = ("<", "<=", "==", ">=", ">")
 
+# Keys 1-8 can compare against the catalogue (the archive indexes these values of every record).
+DUPLICATE_KEYS = ("办件基本信息/办件编号", "办件基本信息/办件名称")
+
 
 @dataclass(frozen=True)
 class FieldRule:
@@ -185,6 +188,10 @@ class MetadataScheme:
 _FIELD_OPTIONS = {"required", "max_length", "enum", "pattern", "validator"}
 _TOP_OPTIONS = {"fields", "compare", "required_steps", "sequence_start", "duplicate_keys"}
 _MAX_PATTERN = 500
+# A group containing + * or {n,} followed by a quantifier: the classic catastrophic-backtracking shape.
+_NESTED_QUANTIFIER = re.compile(
+    r"\((?:[^()\\]|\\.)*(?:[+*]|\{\d*,\d*\})(?:[^()\\]|\\.)*\)(?:[+*?]|\{\d*,?\d*\})"
+)
 
 
 def _known_keys() -> set[str]:
@@ -224,6 +231,12 @@ def _field_changes(key: str, options: Any) -> dict[str, Any]:
             if not isinstance(value, str) or len(value) > _MAX_PATTERN:
                 raise SchemeError(
                     f"fields.{key}.pattern must be a string of at most {_MAX_PATTERN}", target=key
+                )
+            if _NESTED_QUANTIFIER.search(value):
+                raise SchemeError(
+                    f"fields.{key}.pattern has a quantified group that itself contains a quantifier "
+                    "(like (a+)* ): such patterns can take exponential time; rewrite it without nesting",
+                    target=key,
                 )
             try:
                 re.compile(value)
@@ -288,7 +301,7 @@ def parse_overrides(data: Mapping[str, Any]) -> dict[str, Any]:
         out["sequence_start"] = start
     if "duplicate_keys" in data:
         keys = data["duplicate_keys"]
-        if not isinstance(keys, list) or not all(k in known for k in keys):
-            raise SchemeError("duplicate_keys must be a list of <group>/<element> items")
+        if not isinstance(keys, list) or not all(k in DUPLICATE_KEYS for k in keys):
+            raise SchemeError(f"duplicate_keys: the archive can compare {' and '.join(DUPLICATE_KEYS)}")
         out["duplicate_keys"] = keys
     return out
