@@ -47,3 +47,32 @@ def test_unfinished_uploads_resume_after_restart(tmp_path, settings, test_catalo
     assert ingest.resume_pending() == 1
     jobs.wait_idle()
     assert Submission.objects.get(pk=sub.pk).status == SubmissionStatus.ACCEPTED
+
+
+@pytest.mark.django_db
+def test_an_upload_that_keeps_killing_the_process_is_rejected_not_retried_forever(
+    tmp_path, settings, test_catalogue, operator
+):
+    """Each restart finds the submission still CHECKING (the process died inside the check). After
+    MAX_RESUMES restarts the upload is rejected with INTAKE_ABORTED and its quarantine copy removed."""
+    from dangan.audit.models import AuditEvent
+
+    source, _ = issue_source_token(operator, code="SYS1", name="办件系统", fonds=[test_catalogue])
+    actor = Actor.source_system(source.pk, source.code)
+    original_submit = jobs.submit
+    jobs.submit = lambda *a, **k: None
+    try:
+        with open(write_case(tmp_path, as_zip=True), "rb") as f:
+            sub = ingest.receive_upload(actor, f, filename="case.zip", source=source)
+    finally:
+        jobs.submit = original_submit
+    for _ in range(ingest.MAX_RESUMES):  # simulate: resumed, then the process died mid-check again
+        Submission.objects.filter(pk=sub.pk).update(status=SubmissionStatus.CHECKING)
+        AuditEvent.objects.create(
+            kind="case.resumed", actor="x", object_type="submission", object_id=str(sub.id)
+        )
+    Submission.objects.filter(pk=sub.pk).update(status=SubmissionStatus.CHECKING)
+    ingest.process_upload(str(sub.id))
+    sub.refresh_from_db()
+    assert sub.status == SubmissionStatus.REJECTED and sub.errors[0]["code"] == "INTAKE_ABORTED"
+    assert not ingest.quarantine_dir(sub).exists()

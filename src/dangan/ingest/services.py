@@ -138,6 +138,10 @@ def precheck_upload(
         shutil.rmtree(work, ignore_errors=True)
 
 
+# After this many restarts in the middle of checking one upload, it is rejected instead of retried.
+MAX_RESUMES = 2
+
+
 def process_upload(submission_id: str) -> None:
     """Job: check an uploaded package. Safe to run again after a crash (it resumes from RECEIVED)."""
     sub = Submission.objects.get(pk=submission_id)
@@ -145,6 +149,17 @@ def process_upload(submission_id: str) -> None:
         shutil.rmtree(quarantine_dir(sub), ignore_errors=True)
         return
     if sub.status == SubmissionStatus.CHECKING:  # a crash interrupted the check: start it again
+        from dangan.audit.models import AuditEvent
+
+        resumed = AuditEvent.objects.filter(kind="case.resumed", object_id=str(sub.id)).count()
+        if resumed >= MAX_RESUMES:
+            # The package itself probably kills the process (memory, a validator): stop the loop.
+            shutil.rmtree(quarantine_dir(sub), ignore_errors=True)
+            _reject(sub, _actor_for(sub), [{
+                "code": "INTAKE_ABORTED",
+                "message": f"checking this package stopped the archive {resumed + 1} times; it was not taken in",
+            }])  # fmt: skip
+            return
         with transaction.atomic():
             _advance(sub, SubmissionStatus.RECEIVED)
             sub.save(update_fields=["status"])
