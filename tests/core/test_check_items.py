@@ -6,6 +6,7 @@ The table below is checked against the catalogue, so an item added without a tes
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -354,3 +355,41 @@ def test_full_width_digits_are_not_numbers(tmp_path):
     ctx = _context(tmp_path, Case("2-1", _set("declared_file_count", "３")), env=GOOD_ENV)
     [r] = _run(ctx, "2-1", Stage.ARCHIVE)
     assert r.outcome == Outcome.FAIL and "not an integer" in r.message
+
+
+OFD_FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "ofd"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "trust", "expect"),
+    [
+        (
+            "v4signed.ofd",
+            None,
+            Outcome.WARNING,
+        ),  # intact; the seal maker is not checked without a trust store
+        ("v4signed.ofd", "unrelated", Outcome.FAIL),  # intact, but not from a trusted maker
+        ("keyword.ofd", None, Outcome.FAIL),  # changed after signing
+    ],
+)
+def test_ofd_seals_feed_item_1_1(tmp_path, fixture, trust, expect):
+    if not OFD_FIXTURES.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must have the OFD fixtures at {OFD_FIXTURES}")
+        pytest.skip(f"OFD fixtures not found at {OFD_FIXTURES}")
+    from dangan.core.ofd import TrustStore
+
+    data = (OFD_FIXTURES / fixture).read_bytes()
+    case = Case("1-1", lambda p, f: _add_file(p, f, "结果材料/发票.ofd", data, "OFD", "C09"), recomplete=True)
+    ctx = _context(tmp_path, case, env=GOOD_ENV)
+    if trust == "unrelated":
+        key = sm.generate_private_key()
+        der = sm.make_self_signed_certificate(key, common_name="某电子印章平台", organization="test")
+        ctx.env.ofd_trust = TrustStore(makers=(der,), signers=(der,))
+    results = _run(ctx, "1-1", Stage.ARCHIVE)
+    ofd_results = [r for r in results if r.target == "结果材料/发票.ofd"]
+    assert ofd_results and {r.outcome for r in ofd_results} == {expect}, [
+        (r.outcome, r.message) for r in results
+    ]
+    if expect == Outcome.WARNING:  # the digests still passed
+        assert any(r.outcome == Outcome.PASS for r in results)

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "dangan.ingest",
     "dangan.archive",
     "dangan.preservation",
+    "dangan.jobs",
     "dangan.web",
 ]
 
@@ -219,6 +220,9 @@ MAX_COMPRESSION_RATIO = float(env("MAX_RATIO", "100"))
 # Virus scanner for check items 4-1/4-2: "clamd:/run/clamav/clamd.ctl", "clamd:tcp://host:3310",
 # "clamscan" or "clamscan:/path/to/database". Empty: 4-1/4-2 report "not run" (docs/antivirus.md).
 CLAMAV = env("CLAMAV", "")
+# Trusted seal-maker / signer certificates for OFD e-seals (check 1-1): a folder (makers/, signers/) or a
+# PEM bundle. Empty: seals are verified for integrity; their maker is reported as not verified.
+OFD_TRUST = env("OFD_TRUST", "")
 
 # Background work: in-process unless a broker is configured; DANGAN_JOBS_EAGER runs jobs inline.
 BROKER_URL = env("BROKER_URL")

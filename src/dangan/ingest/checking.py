@@ -27,6 +27,7 @@ from dangan.core.checks.runner import check_path as core_check_path
 from dangan.core.checks.runner import run_profile
 from dangan.core.checks.scheme import DUPLICATE_KEYS
 from dangan.core.errors import DanganError
+from dangan.core.ofd import TrustStore, load_trust_store
 from dangan.core.package import schema
 from dangan.core.package.model import BatchPackageEntry, ScopeItem
 
@@ -120,7 +121,21 @@ def environment(
         channel=channel,
         trusted_signer_der=instance_key().certificate_der,
     )
+    env.ofd_trust, env.ofd_trust_problem = configured_ofd_trust()
     return with_virus_scanner(env, configured_scanner())
+
+
+@functools.cache
+def configured_ofd_trust() -> tuple[TrustStore | None, str | None]:
+    """The OFD trust store from DANGAN_OFD_TRUST, or (None, why it is unusable)."""
+    path = getattr(settings, "OFD_TRUST", "")
+    if not path:
+        return None, None
+    try:
+        return load_trust_store(Path(path)), None
+    except DanganError as exc:
+        log.error("DANGAN_OFD_TRUST unusable: %s", exc.message)
+        return None, f"the configured OFD trust store is unusable: {exc.message}"
 
 
 def resolve_item(ctx: PackageContext) -> ServiceItem | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
+import secrets
 import struct
 import warnings
 import zipfile
@@ -240,7 +242,13 @@ def build_ses_signature(
     return seq(tbs, bits(signer.sign(tbs)))
 
 
-def signature_xml(files: dict[str, bytes], refs: list[str], *, seal_loc: str | None = None) -> bytes:
+def signature_xml(
+    files: dict[str, bytes],
+    refs: list[str],
+    *,
+    seal_loc: str | None = None,
+    signed_value: str = "/Doc_0/Signs/Sign_0/SignedValue.dat",
+) -> bytes:
     references = "".join(
         f'<ofd:Reference FileRef="/{name}"><ofd:CheckValue>'
         f"{base64.b64encode(sm.sm3(files[name]).digest()).decode()}</ofd:CheckValue></ofd:Reference>"
@@ -254,7 +262,7 @@ def signature_xml(files: dict[str, bytes], refs: list[str], *, seal_loc: str | N
         "<ofd:SignatureDateTime>20240101120000</ofd:SignatureDateTime>"
         f'<ofd:References CheckMethod="1.2.156.10197.1.401">{references}</ofd:References>'
         f'<ofd:StampAnnot ID="9" PageRef="1" Boundary="10 10 40 40"/>{seal}</ofd:SignedInfo>'
-        "<ofd:SignedValue>/Doc_0/Signs/Sign_0/SignedValue.dat</ofd:SignedValue></ofd:Signature>"
+        f"<ofd:SignedValue>{signed_value}</ofd:SignedValue></ofd:Signature>"
     ).encode()
 
 
@@ -285,3 +293,119 @@ def signed_ofd(
         signer, seal, sx, layout=layout, when=when
     )
     return write_zip(path, files)
+
+
+# --- certificate chains and multi-signature documents ----------------------------------------------------
+
+
+def issue_certificate(
+    subject_key,
+    common_name: str,
+    *,
+    issuer: Party | None = None,
+    issuer_name: str | None = None,
+    ca: bool = False,
+    key_usage: set[str] | None = None,
+) -> bytes:
+    """An SM2 certificate for ``subject_key`` signed by ``issuer`` (self-signed when None).
+
+    ``issuer_name`` overrides the issuer DN written into the certificate (to forge a claimed issuer).
+    """
+    from asn1crypto import algos, keys, x509
+
+    spki = keys.PublicKeyInfo.load(sm.public_key_der(subject_key.public_key()))
+    subject = x509.Name.build({"common_name": common_name, "organization_name": "dangan tests"})
+    if issuer_name is not None:
+        issuer_dn = x509.Name.build({"common_name": issuer_name, "organization_name": "dangan tests"})
+    elif issuer is not None:
+        issuer_dn = x509.Certificate.load(issuer.cert).subject
+    else:
+        issuer_dn = subject
+    signing_key = issuer.key if issuer is not None else subject_key
+    usage = (
+        key_usage
+        if key_usage is not None
+        else ({"key_cert_sign", "crl_sign"} if ca else {"digital_signature"})
+    )
+    alg = algos.SignedDigestAlgorithm({"algorithm": sm.SM2_SIGN_WITH_SM3_OID})
+    start = now() - dt.timedelta(days=1)
+    tbs = x509.TbsCertificate(
+        {
+            "version": "v3",
+            "serial_number": secrets.randbits(127) | (1 << 126),
+            "signature": alg,
+            "issuer": issuer_dn,
+            "validity": {
+                "not_before": x509.Time(name="utc_time", value=start),
+                "not_after": x509.Time(name="utc_time", value=start + dt.timedelta(days=3650)),
+            },
+            "subject": subject,
+            "subject_public_key_info": spki,
+            "extensions": [
+                {"extn_id": "basic_constraints", "critical": True, "extn_value": {"ca": ca}},
+                {"extn_id": "key_usage", "critical": True, "extn_value": usage},
+            ],
+        }
+    )
+    signature = sm.sign(signing_key, bytes(tbs.dump()))
+    cert = x509.Certificate(
+        {
+            "tbs_certificate": tbs,
+            "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": sm.SM2_SIGN_WITH_SM3_OID}),
+            "signature_value": signature,
+        }
+    )
+    return bytes(cert.dump())
+
+
+class Authority(Party):
+    """An SM2 key with a certificate: a CA (self-signed or issued by ``issuer``) or issued by one."""
+
+    def __init__(self, name: str, *, issuer: Party | None = None, ca: bool = False, **kw) -> None:
+        self.key = sm.generate_private_key()
+        self.cert = issue_certificate(self.key, name, issuer=issuer, ca=ca, **kw)
+
+
+def signatures_list(entries: list[tuple[str, str]]) -> bytes:
+    """Signatures.xml with (ID, BaseLoc relative to Doc_0/Signs) entries, in order."""
+    sigs = "".join(f'<ofd:Signature ID="{sid}" Type="Seal" BaseLoc="{loc}"/>' for sid, loc in entries)
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><ofd:Signatures xmlns:ofd="{NS}">'
+        f"<ofd:MaxSignId>{len(entries)}</ofd:MaxSignId>{sigs}</ofd:Signatures>"
+    ).encode()
+
+
+def add_seal(
+    files: dict[str, bytes],
+    index: int,
+    *,
+    signer: Party,
+    maker: Party,
+    refs: list[str] | None = None,
+    signed_value: str | None = None,
+) -> dict[str, bytes]:
+    """Seal ``files`` again as signature ``index`` (folder Doc_0/Signs/Sign_<index>/), like a signing tool:
+    the references cover every file present (except Signatures.xml) unless ``refs`` is given."""
+    if "OFD.xml" in files and b"<ofd:Signatures>" not in files["OFD.xml"]:
+        files["OFD.xml"] = files["OFD.xml"].replace(
+            b"</ofd:DocRoot>", b"</ofd:DocRoot><ofd:Signatures>Doc_0/Signs/Signatures.xml</ofd:Signatures>"
+        )
+    folder = f"Doc_0/Signs/Sign_{index}"
+    if refs is None:
+        refs = sorted(n for n in files if n != "Doc_0/Signs/Signatures.xml")
+    sv = signed_value or f"/{folder}/SignedValue.dat"
+    sx = signature_xml(files, refs, signed_value=sv)
+    seal = build_seal(maker, [signer.cert])
+    existing = []
+    if "Doc_0/Signs/Signatures.xml" in files:
+        existing = re.findall(
+            r'ID="([^"]+)" Type="Seal" BaseLoc="([^"]+)"', files["Doc_0/Signs/Signatures.xml"].decode()
+        )
+    files["Doc_0/Signs/Signatures.xml"] = signatures_list(
+        [*existing, (str(index + 1), f"Sign_{index}/Signature.xml")]
+    )
+    files[f"{folder}/Signature.xml"] = sx
+    value = build_ses_signature(signer, seal, sx, property_info=f"/{folder}/Signature.xml")
+    if signed_value is None:
+        files[f"{folder}/SignedValue.dat"] = value
+    return files

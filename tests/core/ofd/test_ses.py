@@ -174,3 +174,57 @@ def test_garbage_is_a_ses_error():
 )
 def test_time_texts(text, expected):
     assert ses.parse_time_text(text) == expected
+
+
+# --- hostile nesting ------------------------------------------------------------------------------------
+
+
+def _nested(levels: int, inner: bytes = b"\x05\x00") -> bytes:
+    for _ in range(levels):
+        inner = ses._seq(inner)
+    return inner
+
+
+def _deep_ses_signature(levels: int = 50_000) -> bytes:
+    """The reviewer's SignedValue.dat: a v4 SES_Signature whose eseal slot is deeply nested SEQUENCEs."""
+    tbs = ses._seq(
+        b"\x02\x01\x04" + _nested(levels) + b"\x18\x0f20240101000000Z" + b"\x03\x02\x00\x00" + b"\x16\x00"
+    )
+    return ses._seq(tbs + b"\x04\x00" + b"\x06\x01\x00" + b"\x03\x01\x00")
+
+
+def test_deeply_nested_ses_signature_is_a_ses_error_not_a_recursion_error():
+    with pytest.raises(ses.SesError) as err:
+        ses.parse_ses_signature(_deep_ses_signature())
+    assert "nested more than 48 levels" in err.value.message
+
+
+@pytest.mark.parametrize("parse", [ses.parse_seal, ses.parse_signed_data, ses.cert_facts])
+def test_every_parser_bounds_nesting(parse):
+    with pytest.raises(ses.SesError):
+        parse(_nested(10_000))
+
+
+def test_verify_sm2_with_a_nested_certificate_is_false():
+    ok, why = ses.verify_sm2(_nested(10_000), b"data", b"\x00" * 64)
+    assert not ok and "nested" in why
+
+
+def test_check_der_depth(fixture):
+    for name in ("SignedValueV4.dat", "UserV4.esl", "UserV1.esl"):
+        ses.check_der_depth(fixture(name).read_bytes(), name)
+    ses.check_der_depth(_nested(48), "x")
+    with pytest.raises(ses.SesError):
+        ses.check_der_depth(_nested(49), "x")
+    ses.check_der_depth(_nested(3) + b"trailing bytes are ignored", "x")
+    # BER indefinite lengths are followed too
+    ses.check_der_depth(b"\x30\x80\x30\x80\x05\x00\x00\x00\x00\x00", "x")
+    with pytest.raises(ses.SesError):
+        ses.check_der_depth(b"\x30\x80" * 60 + b"\x00\x00" * 60, "x")
+    for bad in (b"", b"\x30", b"\x30\x05\x05\x00", b"\x30\x84\xff\xff\xff\xff", b"\x04\x80\x00\x00"):
+        with pytest.raises(ses.SesError):
+            ses.check_der_depth(bad, "x")
+
+
+def test_recursion_error_is_a_parse_error():
+    assert RecursionError in ses._PARSE_ERRORS

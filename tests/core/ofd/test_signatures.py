@@ -13,7 +13,8 @@ from dangan.core.ofd.signatures import STEP_ORDER
 
 from .builders import Party, build_seal, member, octets, rezip, seq, signed_ofd
 
-ALL_PASS = dict.fromkeys(STEP_ORDER, "pass")
+#: Every step passes; no trust store is given, so the trust step is not run.
+ALL_PASS = {**dict.fromkeys(STEP_ORDER, "pass"), "trust": "not_run"}
 PLAIN_PASS = {**ALL_PASS, "cert_in_seal": "not_run", "seal_signature": "not_run"}
 UNSIGNED = ["helloworld.ofd", "chineseDir.ofd", "AddAttachment.ofd", "containsJPEG.ofd", "test-ofda.ofd"]
 V4_SV = "Doc_0/Signs/Sign_0/SignedValue.dat"
@@ -41,7 +42,10 @@ def test_v4signed_is_valid(fixture):
     assert report.signed and report.valid and report.error is None
     (v,) = report.signatures
     assert outcomes(v) == ALL_PASS
-    assert (v.id, v.type, v.status, v.valid) == ("1", "Seal", "valid", True)  # Type absent → "Seal"
+    # Type absent → "Seal"; intact, but no trust store: the maker is not checked
+    assert (v.id, v.type, v.status, v.valid, v.trusted) == ("1", "Seal", "intact", True, None)
+    assert reason(v, "trust") == "no trusted seal-maker certificates configured (DANGAN_OFD_TRUST)"
+    assert v.uncovered == [] and "cover all 13 files" in reason(v, "coverage")
     assert len(v.references) == 13 and all(r.ok for r in v.references)
     assert reason(v, "references") == "all 13 references match (SM3)"
     assert v.format == "GB/T 38540-2020 v4"
@@ -75,6 +79,8 @@ def test_digital_sign_is_valid_with_the_signers_certificate(fixture):
     (v,) = report.signatures
     assert report.valid and outcomes(v) == PLAIN_PASS
     assert (v.id, v.type, v.signer) == ("s001", "Sign", "Test Certificate")
+    assert v.status == "intact" and v.trusted is None
+    assert reason(v, "trust") == "no trusted signer certificates configured (DANGAN_OFD_TRUST)"
     assert len(v.references) == 4 and all(r.ok for r in v.references)
     assert v.time == "2020-04-22T08:22:44+00:00"  # "2020-04-22 16:22:44" China time
     assert v.format == "bare SM2 signature (DER SEQUENCE{r, s})"
@@ -102,8 +108,13 @@ def test_keyword_both_signatures_invalid_content_modified(fixture):
     assert report.signed and not report.valid and report.any_invalid
     seal, sign = report.signatures
     assert (seal.id, seal.type, sign.id, sign.type) == ("2", "Seal", "4", "Sign")
-    assert outcomes(seal) == {**ALL_PASS, "references": "fail"}
-    assert outcomes(sign) == {**PLAIN_PASS, "references": "fail"}
+    # changed after signing; the files added by the change (a font and two resource files) are not
+    # covered either, nor, for the later signature, a file of the earlier one
+    assert outcomes(seal) == {**ALL_PASS, "references": "fail", "coverage": "fail"}
+    assert outcomes(sign) == {**PLAIN_PASS, "references": "fail", "coverage": "fail"}
+    added = ["/Doc_0/DocumentRes.xml", "/Doc_0/PublicRes.xml", "/Doc_0/Res/Font7.ttf"]
+    assert seal.uncovered == added
+    assert sign.uncovered == [*added, "/Doc_0/Signs/Sign_1/signFilePaths.dat"]
     changed = ["/OFD.xml", "/Doc_0/Document.xml", "/Doc_0/Pages/Page_0/Content.xml"]
     for v in (seal, sign):
         assert not v.valid and v.status == "invalid"
@@ -328,3 +339,20 @@ def test_seal_claiming_another_maker(tmp_path):
     (v,) = verify_signatures(signed_ofd(tmp_path / "s.ofd", signer=signer, maker=maker, seal=forged))
     assert outcomes(v) == {**ALL_PASS, "seal_signature": "fail"}
     assert "CN=i" in reason(v, "seal_signature")
+
+
+def test_deeply_nested_signed_value_is_an_invalid_verdict(tmp_path):
+    """The reviewer's ses_deep.py document: a verdict, not a RecursionError."""
+    from .builders import NS, ofd_files, signature_xml, write_zip
+    from .test_ses import _deep_ses_signature
+
+    files = ofd_files(body_extra="<ofd:Signatures>Doc_0/Signs/Signatures.xml</ofd:Signatures>")
+    files["Doc_0/Signs/Signatures.xml"] = (
+        f'<ofd:Signatures xmlns:ofd="{NS}"><ofd:Signature ID="1" BaseLoc="Sign_0/Signature.xml"/></ofd:Signatures>'
+    ).encode()
+    files["Doc_0/Signs/Sign_0/Signature.xml"] = signature_xml(files, ["OFD.xml"])
+    files["Doc_0/Signs/Sign_0/SignedValue.dat"] = _deep_ses_signature()
+    report = verify_document(write_zip(tmp_path / "deep.ofd", files))
+    assert report.error is None
+    (v,) = report.signatures
+    assert v.status == "invalid" and "nested more than 48 levels" in reason(v, "signer_signature")

@@ -198,3 +198,87 @@ def test_as_dict_is_json_ready(fixture):
 
     out = validate_ofd(fixture("test-ofda.ofd")).as_dict()
     assert json.loads(json.dumps(out))["ofda_ok"] is False
+
+
+# --- every entry is read: a damaged font, image or media file is named ---------------------------------
+
+
+def _stored_with_damage(path, files, name, marker):
+    """Write ``files`` uncompressed, then overwrite bytes of ``name``'s data (its CRC no longer matches)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        for n, d in files.items():
+            z.writestr(n, d)
+    raw = bytearray(path.read_bytes())
+    pos = raw.find(marker)
+    assert pos > 0
+    raw[pos : pos + len(marker)] = b"\xff" * len(marker)
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def test_font_with_bad_crc_is_named(tmp_path):
+    """The reviewer's ofd_crc.py: the font is never parsed as XML, but it is read through now."""
+    files = ofd_files(font_file=b"\x00\x01\x00\x00" + b"GLYF" * 5000)
+    path = _stored_with_damage(tmp_path / "f.ofd", files, "Doc_0/Res/font_3.ttf", b"GLYF" * 1000)
+    v = validate_ofd(path)
+    assert v.readable and not v.structure_ok and not v.ofda_ok
+    (problem,) = [p for p in v.problems if p.rule == "OFD_CORRUPT"]
+    assert problem.part == "Doc_0/Res/font_3.ttf" and problem.severity == "error"
+    assert "Bad CRC-32" in problem.message
+
+
+def test_image_with_damaged_deflate_stream_is_named(tmp_path, fixture):
+    import zipfile
+
+    from .builders import read_entries
+
+    entries = read_entries(fixture("containsJPEG.ofd"))
+    path = tmp_path / "j.ofd"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, data in entries:
+            z.writestr(info.filename, data)
+    with zipfile.ZipFile(path) as z:
+        image = next(i for i in z.infolist() if i.filename.upper().endswith(".JPEG"))
+    raw = bytearray(path.read_bytes())
+    start = image.header_offset + 30 + len(image.filename.encode()) + len(image.extra)
+    for k in range(start + image.compress_size // 2, start + image.compress_size // 2 + 64):
+        raw[k] ^= 0x5A
+    path.write_bytes(bytes(raw))
+    v = validate_ofd(path)
+    assert [p.part for p in v.problems if p.rule == "OFD_CORRUPT"] == [image.filename]
+    assert not v.structure_ok
+
+
+@pytest.mark.parametrize(
+    "name", [*UNSIGNED, "v4signed.ofd", "signedFile.ofd", "DigitalSign.ofd", "keyword.ofd"]
+)
+def test_fixtures_read_through_cleanly(fixture, name):
+    v = validate_ofd(fixture(name))
+    assert "OFD_CORRUPT" not in v.rules()
+    assert v.details["entries_read"] == v.details["entries"]
+
+
+# --- an unreadable OFD is never mistaken for a readable one --------------------------------------------
+
+
+def test_unreadable_ofd_verdict(tmp_path):
+    """The reviewer's ofda_unreadable.py: OFD.xml truncated. Not readable, so structure_ok and ofda_ok
+    are False although no OFD-A rule fired: its problems say why it could not be read."""
+    files = ofd_files()
+    files["OFD.xml"] = files["OFD.xml"][:-20]
+    v = validate_ofd(write_zip(tmp_path / "t.ofd", files))
+    assert not v.readable and not v.structure_ok and not v.ofda_ok
+    assert v.errors and v.details == {}
+    assert not any(p.rule.startswith("OFDA_") for p in v.errors)
+    out = v.as_dict()
+    assert out["readable"] is False and out["structure_ok"] is False and out["ofda_ok"] is False
+
+
+@pytest.mark.parametrize("content", [b"", b"junk", b"PK\x05\x06" + b"\x00" * 18])
+def test_unreadable_files_always_carry_an_error(tmp_path, content):
+    path = tmp_path / "x.ofd"
+    path.write_bytes(content)
+    v = validate_ofd(path)
+    assert not v.readable and v.errors and not v.structure_ok and not v.ofda_ok

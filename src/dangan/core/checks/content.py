@@ -27,7 +27,7 @@ class FileAnalysis:
     signatures: ofd.OfdSignatureReport | None = None
 
 
-def analyse(path: Path) -> FileAnalysis:
+def analyse(path: Path, *, trust: ofd.TrustStore | None = None) -> FileAnalysis:
     fmt = formats.identify(path)
     if fmt.name != "OFD":
         return FileAnalysis(fmt, formats.validate(path, fmt))
@@ -42,7 +42,12 @@ def analyse(path: Path) -> FileAnalysis:
         problems=structure_errors,
         details=dict(structure.details),
     )
-    return FileAnalysis(fmt, validation, ofd_structure=structure, signatures=ofd.verify_document(path))
+    signatures = ofd.verify_document(
+        path,
+        trusted_makers=trust.makers if trust else None,
+        trusted_signers=trust.signers if trust else None,
+    )
+    return FileAnalysis(fmt, validation, ofd_structure=structure, signatures=signatures)
 
 
 def _is_ofda(rule: str) -> bool:
@@ -61,6 +66,17 @@ def ofd_signature_results(ctx: PackageContext, code: str, stage: Stage) -> tuple
         report = a.signatures
         if report is None:
             continue
+        if report.signatures and ctx.env.ofd_trust_problem:
+            out.append(
+                result(
+                    code,
+                    stage,
+                    Outcome.FAIL,
+                    path,
+                    f"signatures of {path} cannot be judged: {ctx.env.ofd_trust_problem}",
+                )
+            )
+            continue
         if report.error:
             out.append(
                 result(
@@ -78,30 +94,38 @@ def ofd_signature_results(ctx: PackageContext, code: str, stage: Stage) -> tuple
                 "time": sig.time,
                 "steps": steps,
             }
-            if sig.valid:
+            if sig.status == "valid":  # intact and made by a trusted seal maker / signer
                 verified += 1
                 continue
-            if sig.status == "unverifiable":
+            if sig.status in ("intact", "unverifiable"):
                 why = "; ".join(f"{st.name}: {st.reason}" for st in sig.steps if st.outcome != "pass")
+                summary = (
+                    "integrity verified; signer identity not verified"
+                    if sig.status == "intact"
+                    else "cannot be verified here"
+                )
                 out.append(
                     result(
                         code,
                         stage,
                         Outcome.WARNING,
                         path,
-                        f"{sig.type} signature {sig.id} in {path} cannot be verified here — {why}",
+                        f"{sig.type} signature {sig.id} in {path}: {summary} — {why}",
                         **evidence,
                     )
                 )
                 continue
             failed = "; ".join(f"{st.name}: {st.reason}" for st in sig.steps if st.outcome == "fail")
+            verdict = (
+                "is not from a trusted seal maker or signer" if sig.status == "untrusted" else "is invalid"
+            )
             out.append(
                 result(
                     code,
                     stage,
                     Outcome.FAIL,
                     path,
-                    f"{sig.type} signature {sig.id} in {path} is invalid — {failed}",
+                    f"{sig.type} signature {sig.id} in {path} {verdict} — {failed}",
                     **evidence,
                 )
             )
@@ -169,8 +193,10 @@ def check_fixity_and_signatures(ctx: PackageContext, code: str, stage: Stage) ->
     if ctx.package is None:
         return base
     extra, verified = ofd_signature_results(ctx, code, stage)
-    if extra:
+    if any(r.outcome == Outcome.FAIL for r in extra):
         return [r for r in base if r.outcome != Outcome.PASS] + extra
+    if extra:  # warnings only: the digests did pass
+        return base + extra
     if verified and base and base[0].outcome == Outcome.PASS:
         base[0].message += f"; {verified} OFD signature(s)/e-seal(s) verify"
         base[0].evidence["ofd_signatures_verified"] = verified
@@ -294,7 +320,17 @@ def check_preservation_profile(ctx: PackageContext, code: str, stage: Stage) -> 
         if a.format.name == "PDF" and a.validation.status == "valid":
             checked += 1
             claim = a.validation.details.get("pdfa")
-            if not claim:
+            if a.validation.details.get("pdfa_status") == "unknown":
+                out.append(
+                    result(
+                        code,
+                        stage,
+                        Outcome.WARNING,
+                        path,
+                        f"{path}: whether it claims PDF/A could not be determined (metadata unreadable)",
+                    )
+                )
+            elif not claim:
                 out.append(
                     result(
                         code, stage, Outcome.WARNING, path, f"{path} does not claim PDF/A (long-term profile)"
@@ -362,6 +398,16 @@ def check_no_encryption(ctx: PackageContext, code: str, stage: Stage) -> list[Ch
                     Outcome.FAIL,
                     path,
                     f"{path} is encrypted: the rules require decrypting files before archiving",
+                )
+            )
+        elif a.validation.encryption_unknown:
+            out.append(
+                result(
+                    code,
+                    stage,
+                    Outcome.WARNING,
+                    path,
+                    f"{path}: whether it is encrypted could not be determined ({a.format.name})",
                 )
             )
         elif formats.is_container_or_compressed(a.format):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from dangan.core import xmlsafe
 from dangan.core.checks.scheme import MetadataScheme
 from dangan.core.errors import DanganError, MetadataError
+from dangan.core.ofd.trust import TrustStore
 from dangan.core.package import aip as bagit
 from dangan.core.package.intake import ReceivedPackage
 from dangan.core.package.metadata import parse_metadata
@@ -80,6 +81,8 @@ class Environment:
     virus_scanner: VirusScanFn | None = None
     virus_scanner_problem: str | None = None  # configured but unusable (4-1 fails with this)
     trusted_signer_der: bytes | None = None  # instance certificate: an AIP must be sealed with it
+    ofd_trust: TrustStore | None = None  # trusted seal makers and signers for OFD e-seals (1-1)
+    ofd_trust_problem: str | None = None  # configured but unreadable: OFD signatures cannot be judged
 
 
 @dataclass
@@ -112,7 +115,7 @@ class PackageContext:
         if found is None:
             from dangan.core.checks.content import analyse
 
-            found = analyse(self.received.root / path)
+            found = analyse(self.received.root / path, trust=self.env.ofd_trust)
             self._analysis[path] = found
         return found
 

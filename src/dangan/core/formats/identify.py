@@ -113,7 +113,7 @@ _PDF_VERSION_PUID = {
     "1.7": "fmt/276",
     "2.0": "fmt/1129",
 }
-_PDF_HEADER = re.compile(rb"%PDF-(\d\.\d)?")
+_PDF_HEADER = re.compile(rb"%PDF-([0-9]\.[0-9])?")
 
 
 def _pdf(f: BinaryIO, head: bytes, size: int) -> FormatId | None:
@@ -134,7 +134,7 @@ def _pdf_at(head: bytes, offset: int) -> FormatId:
 
 def _pdf_late_header(head: bytes) -> FormatId | None:
     """Readers accept %PDF- anywhere in the first 1024 bytes; we accept it there at a line start."""
-    for m in re.finditer(rb"(?:\r|\n)%PDF-\d\.\d", head[:1024]):
+    for m in re.finditer(rb"(?:\r|\n)%PDF-[0-9]\.[0-9]", head[:1024]):
         return _pdf_at(head, m.start() + 1)
     return None
 
@@ -560,7 +560,7 @@ def _zip_kind(names: list[str], encrypted: bool, read: Callable[[str], bytes] | 
                 encrypted=encrypted)  # fmt: skip
 
 
-_OFD_DOC = re.compile(r"Doc_\d+/(Document\.xml|Pages/Page_\d+/Content\.xml)$")
+_OFD_DOC = re.compile(r"Doc_[0-9]+/(Document\.xml|Pages/Page_[0-9]+/Content\.xml)\Z", re.ASCII)
 _OOXML_DIR = {"DOCX": "word", "XLSX": "xl", "PPTX": "ppt"}
 
 
@@ -665,9 +665,11 @@ _BOMS = (
     (b"\xfe\xff", "utf-16-be"),
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x19\x1c-\x1f\x7f]")
-_XML_DECL = re.compile(r"<\?xml\s+version\s*=\s*[\"'](1\.[01])[\"']")
+_XML_DECL = re.compile(r"<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*[\"'](1\.[01])[\"']")
+# XML names may use letters of any script (<归档信息包>), so \w stays Unicode here: this only picks
+# the root element's name for identification. Digits, whitespace and versions are matched as ASCII.
 _FIRST_TAG = re.compile(r"<([A-Za-z_][\w.\-]*:)?([A-Za-z_][\w.\-]*)")
-_JSON_START = re.compile(r"[\[{]\s*(?:[\"\[{\]}\-0-9]|true|false|null)")
+_JSON_START = re.compile(r"[\[{][ \t\r\n]*(?:[\"\[{\]}\-0-9]|true|false|null)")
 
 
 def _decode_head(head: bytes, size: int) -> tuple[str, str] | None:

@@ -1,7 +1,15 @@
-"""Image validation with Pillow: every frame fully decoded, decompression bombs refused."""
+"""Image validation with Pillow: every frame fully decoded within a pixel, frame and time budget.
+
+Before a frame is decoded its pixel count is checked against ``Limits.max_image_pixels`` (for
+GIF/APNG/WEBP the full canvas, which Pillow composites every frame onto) and the running total
+against ``Limits.max_total_pixels``; more than ``Limits.max_frames`` frames is refused. A frame is
+decoded in one go, so the time budget is checked between frames: one frame costs at most what its
+pixel limit allows (a hostile progressive JPEG can still be slow; a hard limit needs a subprocess).
+"""
 
 from __future__ import annotations
 
+import math
 import threading
 import warnings
 from pathlib import Path
@@ -10,19 +18,12 @@ from typing import Any
 import PIL
 from PIL import Image
 
+from dangan.core.formats.limits import DEFAULT_LIMITS, BudgetExceeded, Limits
 from dangan.core.formats.result import Validation, describe_error, invalid
 
 TOOL = f"Pillow {PIL.__version__}"
-HARD_PIXEL_LIMIT = 1_000_000_000  # used when Image.MAX_IMAGE_PIXELS has been switched off
-MAX_FRAMES = 1000
 _PIL_NAMES = {"JPEG": "JPEG", "PNG": "PNG", "TIFF": "TIFF", "GIF": "GIF", "BMP": "BMP", "WEBP": "WEBP",
               "JP2": "JPEG2000"}  # fmt: skip
-
-
-def pixel_limit() -> int:
-    """Pillow refuses images over 2 × MAX_IMAGE_PIXELS; we refuse the same (or HARD_PIXEL_LIMIT if unset)."""
-    limit = Image.MAX_IMAGE_PIXELS
-    return HARD_PIXEL_LIMIT if limit is None else 2 * int(limit)
 
 
 # Pillow reports some damage (truncated TIFF tags, corrupt EXIF) only as a warning. Recording
@@ -30,11 +31,13 @@ def pixel_limit() -> int:
 _WARNINGS_LOCK = threading.Lock()
 
 
-def validate_image(path: Path, name: str) -> Validation:
+def validate_image(path: Path, name: str, limits: Limits = DEFAULT_LIMITS) -> Validation:
     try:
         with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = _decode(path, name)
+            result = _decode(path, name, limits)
+    except BudgetExceeded as exc:
+        return invalid(TOOL, exc.message)
     except Image.DecompressionBombError as exc:
         return invalid(TOOL, f"refused as a possible decompression bomb: {exc}")
     except MemoryError:
@@ -51,7 +54,8 @@ def validate_image(path: Path, name: str) -> Validation:
     return result
 
 
-def _decode(path: Path, name: str) -> Validation:
+def _decode(path: Path, name: str, limits: Limits) -> Validation:
+    deadline = limits.deadline()
     details: dict[str, Any] = {}
     problems: list[str] = []
     with Image.open(path) as img:
@@ -59,32 +63,36 @@ def _decode(path: Path, name: str) -> Validation:
         expected = _PIL_NAMES.get(name)
         if expected is not None and img.format != expected:
             problems.append(f"Pillow reads it as {img.format}, not {expected}")
-        pixels = img.width * img.height
-        if pixels > pixel_limit():
-            return invalid(TOOL, f"{img.width}×{img.height} = {pixels} pixels is over the {pixel_limit()}-pixel "
-                           "limit (possible decompression bomb); not decoded", **details)  # fmt: skip
-        warn_at = Image.MAX_IMAGE_PIXELS
-        if warn_at is not None and pixels > warn_at:
-            details["large_image"] = f"{pixels} pixels, over Pillow's {warn_at}-pixel warning threshold"
         if img.width <= 0 or img.height <= 0:
             return invalid(TOOL, f"image has no pixels ({img.width}×{img.height})", **details)
-        dpi = img.info.get("dpi")
+        warn_at = Image.MAX_IMAGE_PIXELS
+        if warn_at is not None and img.width * img.height > warn_at:
+            details["large_image"] = (
+                f"{img.width * img.height} pixels, over Pillow's {warn_at}-pixel warning threshold"
+            )
+        dpi = _dpi(img.info.get("dpi"))
         if dpi:
-            details["dpi"] = [round(float(v), 2) for v in dpi][:2]
+            details["dpi"] = dpi
         if img.info.get("icc_profile"):
             details["icc_profile"] = True
-        frames = 0
+        frames, total = 0, 0
         while True:
+            pixels = _frame_budget(img, frames, total, limits)
             img.load()
             frames += 1
-            if frames >= MAX_FRAMES:
-                details["frames_checked"] = f"first {MAX_FRAMES}"
-                break
+            total += pixels
             try:
                 img.seek(img.tell() + 1)
             except EOFError:
                 break
+            if frames >= limits.max_frames:
+                raise BudgetExceeded(
+                    f"more than {limits.max_frames} frames (the frame limit); the rest were not decoded "
+                    "(possible decompression bomb)"
+                )
+            deadline.check(f"decoding frame {frames + 1}")
         details["frames"] = frames
+        details["pixels_decoded"] = total
     if name == "PNG":
         with Image.open(path) as again:
             again.verify()  # chunk CRCs and structure, which load() does not check everywhere
@@ -96,6 +104,36 @@ def _decode(path: Path, name: str) -> Validation:
             problems.append(f"{trailing} bytes of data after the JPEG end-of-image marker")
     misread = any("Pillow reads it as" in p for p in problems)
     return Validation("invalid" if misread else "valid", TOOL, problems=problems, details=details)
+
+
+def _frame_budget(img: Image.Image, frame: int, total: int, limits: Limits) -> int:
+    """The pixels the next frame costs; BudgetExceeded before decoding it if over a limit."""
+    width, height = img.size
+    pixels = width * height
+    where = "the image" if frame == 0 else f"frame {frame + 1}"
+    if pixels > limits.max_image_pixels:
+        raise BudgetExceeded(
+            f"{where} is {width}×{height} = {pixels} pixels, over the {limits.max_image_pixels}-pixel "
+            "limit per image (possible decompression bomb); not decoded"
+        )
+    if total + pixels > limits.max_total_pixels:
+        raise BudgetExceeded(
+            f"{where} would bring the pixels decoded to {total + pixels}, over the "
+            f"{limits.max_total_pixels}-pixel limit for all frames together (after {frame} frames; "
+            "possible decompression bomb); not decoded"
+        )
+    return pixels
+
+
+def _dpi(value: Any) -> list[float] | None:
+    """The resolution Pillow read, if it is two finite positive numbers (never NaN or infinity)."""
+    if not isinstance(value, tuple | list) or len(value) < 2:
+        return None
+    try:
+        out = [round(float(v), 2) for v in value[:2]]
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError):
+        return None
+    return out if all(math.isfinite(v) and v > 0 for v in out) else None
 
 
 def _jpeg_tail(path: Path, window: int = 65536) -> int | None:

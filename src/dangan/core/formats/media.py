@@ -8,8 +8,9 @@ is demuxed (not decoded), and any message it prints at ``-v error`` makes the fi
 
 from __future__ import annotations
 
-import contextlib
 import json
+import math
+import re
 import shutil
 import struct
 import subprocess
@@ -217,10 +218,12 @@ def _ffprobe(probe: str, path: Path, name: str, timeout: float) -> Validation:
     fmt: dict[str, Any] = report.get("format") or {}
     streams: list[dict[str, Any]] = report.get("streams") or []
     details: dict[str, Any] = {"container": fmt.get("format_name")}
-    if fmt.get("duration"):
-        details["duration"] = round(float(fmt["duration"]), 3)
-    if fmt.get("bit_rate"):
-        details["bit_rate"] = int(fmt["bit_rate"])
+    duration = _decimal(fmt.get("duration"))
+    if duration:
+        details["duration"] = round(duration, 3)
+    bit_rate = _int(fmt.get("bit_rate"))
+    if bit_rate:
+        details["bit_rate"] = bit_rate
     details["streams"] = [_stream(s) for s in streams]
     problems: list[str] = []
     if done.returncode != 0:
@@ -239,11 +242,30 @@ def _ffprobe(probe: str, path: Path, name: str, timeout: float) -> Validation:
     return Validation("invalid" if problems else "valid", tool, problems=problems, details=details)
 
 
+# Numbers in ffprobe's JSON (strings such as "44100" or "12.345000"): plain ASCII digits only, so
+# that full-width digits, signs, underscores, "N/A", NaN or infinity are never taken as numbers.
+_INT = re.compile(r"[0-9]{1,18}", re.ASCII)
+_DECIMAL = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,15})?", re.ASCII)
+
+
 def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+    if isinstance(value, bool):
         return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and _INT.fullmatch(value):
+        return int(value)
+    return None
+
+
+def _decimal(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(value) and value >= 0 else None
+    if isinstance(value, str) and _DECIMAL.fullmatch(value):
+        return float(value)
+    return None
 
 
 def _stream(s: dict[str, Any]) -> dict[str, Any]:
@@ -256,15 +278,18 @@ def _stream(s: dict[str, Any]) -> dict[str, Any]:
         "channels",
         "duration",
         "nb_read_packets",
+        "nb_read_frames",
     )
     out = {k: s[k] for k in keep if k in s}
-    for k in ("sample_rate", "nb_read_packets", "nb_read_frames"):
+    for k in ("width", "height", "sample_rate", "channels", "nb_read_packets", "nb_read_frames"):
         if k in out:
-            with contextlib.suppress(TypeError, ValueError):
-                out[k] = int(out[k])
+            number = _int(out.pop(k))
+            if number is not None:
+                out[k] = number
     if "duration" in out:
-        with contextlib.suppress(TypeError, ValueError):
-            out["duration"] = round(float(out["duration"]), 3)
+        duration = _decimal(out.pop("duration"))
+        if duration is not None:
+            out["duration"] = round(duration, 3)
     return out
 
 
@@ -288,7 +313,7 @@ def _mutagen(path: Path, name: str) -> Validation:
     details: dict[str, Any] = {"mutagen_type": type(media).__name__}
     for attr in ("length", "sample_rate", "channels", "bitrate", "bits_per_sample"):
         value = getattr(info, attr, None)
-        if value is not None:
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             details["duration" if attr == "length" else attr] = round(value, 3) if attr == "length" else value
     return Validation("valid", tool, details=details)
 

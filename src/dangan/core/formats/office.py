@@ -3,14 +3,17 @@
 What is checked:
 
 - ZIP: the central directory reads, every entry's CRC matches (entries are streamed, never stored),
-  encrypted entries (general-purpose flag bit 0) are reported.
+  encrypted entries (general-purpose flag bit 0) are reported. A ZIP whose entries declare more than
+  ``Limits.max_zip_bytes`` uncompressed, or whose CRC check outlasts the time budget, is invalid:
+  it is never called valid without its CRCs checked.
 - DOCX/XLSX/PPTX/ODT/ODS/ODP/EPUB/XPS: the same ZIP checks, then the package's own index
   ([Content_Types].xml or META-INF/manifest.xml) and its main part are well-formed XML (through the
   safe parser). VBA projects are reported. The content is not rendered: format migration converts it.
 - Encrypted OOXML (an OLE2 file holding EncryptionInfo + EncryptedPackage) cannot be opened: invalid.
 - DOC/XLS/PPT: the compound-file directory reads; encryption is read from the Word FIB fEncrypted
-  bit, an Excel FILEPASS record, or a PowerPoint EncryptedSummary stream. No validator of the
-  document content itself (``not_run``).
+  bit, an Excel FILEPASS record, or a PowerPoint EncryptedSummary stream; when that cannot be read,
+  ``encryption_unknown`` is set with a problem. No validator of the document content itself
+  (``not_run``).
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ from dangan.core import xmlsafe
 from dangan.core.errors import MetadataError
 from dangan.core.formats import ole
 from dangan.core.formats.identify import FormatId, excel_encrypted, word_encrypted
+from dangan.core.formats.limits import DEFAULT_LIMITS, BudgetExceeded, Deadline, Limits, size_text
 from dangan.core.formats.result import DECRYPT_RULE, Validation, describe_error, invalid, not_run
 
 ZIP_TOOL = "python zipfile"
 PACKAGE_TOOL = "python zipfile + lxml (package structure)"
 OLE_TOOL = "dangan compound-file reader"
-MAX_CRC_BYTES = 8 * 1024**3  # do not stream more than this through the CRC check
+CHUNK = 1024 * 1024
 MAX_LISTED = 10
 
 _MAIN_PARTS = {
@@ -49,8 +53,9 @@ PACKAGE_FORMATS = set(_MAIN_PARTS)
 OLE_DOCUMENTS = {"DOC", "XLS", "PPT"}
 
 
-def validate_zip(path: Path, name: str = "ZIP") -> Validation:
+def validate_zip(path: Path, name: str = "ZIP", limits: Limits = DEFAULT_LIMITS) -> Validation:
     tool = ZIP_TOOL if name == "ZIP" else PACKAGE_TOOL
+    deadline = limits.deadline()
     try:
         zf = zipfile.ZipFile(path)
     except Exception as exc:  # BadZipFile, LargeZipFile, OSError, struct errors on hostile input
@@ -66,30 +71,42 @@ def validate_zip(path: Path, name: str = "ZIP") -> Validation:
             result.details["encrypted_entries"] = encrypted[:MAX_LISTED]
             result.problems.append(f"{len(encrypted)} encrypted entr{'y' if len(encrypted) == 1 else 'ies'} "
                                    f"(first: {encrypted[0]}); {DECRYPT_RULE}")  # fmt: skip
-        if total > MAX_CRC_BYTES:
-            result.details["crc_checked"] = False
-            result.problems.append(f"CRCs not checked: {total} uncompressed bytes is over {MAX_CRC_BYTES}")
-        else:
-            bad = _crc_check(zf, [i for i in infos if not i.flag_bits & 1])
-            result.details["crc_checked"] = True
-            if bad:
-                result.status = "invalid"
-                result.problems.append(f"{len(bad)} entr{'y' if len(bad) == 1 else 'ies'} cannot be read "
-                                       f"or fail the CRC check, first: {bad[0]}")  # fmt: skip
+        result.details["crc_checked"] = False
+        if total > limits.max_zip_bytes:
+            result.status = "invalid"
+            result.problems.append(
+                f"not checked: the entries declare {total} bytes ({size_text(total)}) uncompressed, over the "
+                f"{size_text(limits.max_zip_bytes)} limit for the CRC check, so nothing shows that they "
+                "read back intact; refused (possible decompression bomb)"
+            )
+            return result
+        try:
+            bad = _crc_check(zf, [i for i in infos if not i.flag_bits & 1], deadline)
+        except BudgetExceeded as exc:
+            result.status = "invalid"
+            result.problems.append(exc.message)
+            return result
+        result.details["crc_checked"] = True
+        if bad:
+            result.status = "invalid"
+            result.problems.append(f"{len(bad)} entr{'y' if len(bad) == 1 else 'ies'} cannot be read "
+                                   f"or fail the CRC check, first: {bad[0]}")  # fmt: skip
         if name in PACKAGE_FORMATS and result.status == "valid":
             _package(zf, name, result, encrypted)
         return result
 
 
-def _crc_check(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> list[str]:
+def _crc_check(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], deadline: Deadline) -> list[str]:
+    """Entries that cannot be read or fail their CRC; BudgetExceeded when the time budget is spent."""
     bad: list[str] = []
     for info in infos:
         if info.is_dir():
             continue
+        deadline.check(f"reading {info.filename[:200]!r}")
         try:
             with zf.open(info) as member:
-                while member.read(1024 * 1024):
-                    pass
+                while member.read(CHUNK):
+                    deadline.check(f"reading {info.filename[:200]!r}")
         except Exception as exc:  # BadZipFile (CRC), zlib.error, EOFError, NotImplementedError (method)
             bad.append(f"{info.filename}: {describe_error(exc)}")
             if len(bad) >= MAX_LISTED:
@@ -166,12 +183,18 @@ def validate_ole(path: Path, fmt: FormatId) -> Validation:
     if encrypted:
         problems.append(f"encrypted (found by {how}); {DECRYPT_RULE}")
     details["encryption_detected_by"] = how or None
-    if encrypted is None and how:
-        details["encryption"] = "could not be read"
+    unknown = encrypted is None
+    if unknown:
+        details["encryption"] = "could not be determined"
+        problems.append(
+            f"whether it is encrypted could not be determined: {how or 'no encryption marker'} cannot be read"
+        )
     reason = (
         f"no validator for {fmt.name}; the compound-file structure reads, the content is converted by "
         "format migration"
     )
-    result = not_run(reason, tool=OLE_TOOL, encrypted=bool(encrypted), problems=problems)
+    result = not_run(
+        reason, tool=OLE_TOOL, encrypted=bool(encrypted), problems=problems, encryption_unknown=unknown
+    )
     result.details = details
     return result

@@ -20,6 +20,11 @@ class Validation:
     finding a check should report, including findings on a valid file (encryption, JavaScript, a
     repaired cross-reference table); ``details`` holds what was measured (pages, dimensions, codecs,
     duration, PDF/A claim …). ``tool`` names the library or program and its version.
+
+    ``encrypted`` is True when encryption was found. ``encryption_unknown`` is True when the
+    validator looked for encryption and could not tell (e.g. a DOC whose Word FIB cannot be read):
+    then ``encrypted`` is False, ``problems`` says why, and a check must say "could not be
+    determined" rather than "not encrypted".
     """
 
     status: Status
@@ -28,6 +33,7 @@ class Validation:
     problems: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
+    encryption_unknown: bool = False
 
     @property
     def ok(self) -> bool:
@@ -35,9 +41,21 @@ class Validation:
 
 
 def not_run(
-    reason: str, *, tool: str = "", encrypted: bool = False, problems: list[str] | None = None
+    reason: str,
+    *,
+    tool: str = "",
+    encrypted: bool = False,
+    problems: list[str] | None = None,
+    encryption_unknown: bool = False,
 ) -> Validation:
-    return Validation("not_run", tool, encrypted=encrypted, problems=problems or [], reason=reason)
+    return Validation(
+        "not_run",
+        tool,
+        encrypted=encrypted,
+        problems=problems or [],
+        reason=reason,
+        encryption_unknown=encryption_unknown,
+    )
 
 
 def invalid(tool: str, *problems: str, **details: Any) -> Validation:

@@ -2,7 +2,8 @@
 
 Entry points: :func:`validate_ofd` (structure + OFD-A, never raises for a bad file),
 :func:`verify_signatures` (raises OfdError for an unreadable file) and :func:`verify_document`
-(never raises; ``error`` says why).
+(never raises; ``error`` says why). :func:`load_trust_store` reads the trusted seal-maker and signer
+certificates (the archive names them with ``DANGAN_OFD_TRUST``) for the signatures' trust step.
 """
 
 from dangan.core.ofd.container import OfdContainer, OfdError, OfdLimits, open_ofd
@@ -17,10 +18,12 @@ from dangan.core.ofd.signatures import (
     verify_signatures,
 )
 from dangan.core.ofd.structure import OfdProblem, OfdValidation, validate_ofd
+from dangan.core.ofd.trust import TRUST_ENV, TrustStore, TrustStoreError, load_trust_store
 
 __all__ = [
     "STEP_LABELS",
     "STEP_ORDER",
+    "TRUST_ENV",
     "OfdContainer",
     "OfdError",
     "OfdLimits",
@@ -30,6 +33,9 @@ __all__ = [
     "ReferenceCheck",
     "SignatureVerdict",
     "Step",
+    "TrustStore",
+    "TrustStoreError",
+    "load_trust_store",
     "open_ofd",
     "validate_ofd",
     "verify_document",

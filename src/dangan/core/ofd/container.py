@@ -24,6 +24,7 @@ through :class:`Located` so callers can warn.
 from __future__ import annotations
 
 import hashlib
+import lzma
 import re
 import stat
 import struct
@@ -45,6 +46,8 @@ _FLAG_ENCRYPTED = 0x1
 _FLAG_UTF8 = 0x800
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 CHUNK = 1024 * 1024
+#: What reading a ZIP entry raises on damaged data (bad CRC, truncated or invalid compressed stream).
+_READ_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, ValueError, OSError, RuntimeError)
 
 
 class OfdError(DanganError):
@@ -71,6 +74,13 @@ class OfdLimits:
     max_xml_bytes: int = xmlsafe.MAX_XML_BYTES
     #: Other parts read into memory (SignedValue.dat, seals): a signature is a few kilobytes.
     max_part_bytes: int = 16 * 1024 * 1024
+    #: Signatures one document may declare; a document with more is refused (OFD_LIMIT).
+    max_signatures: int = 100
+    #: References one Signature.xml may list; more fail that signature's references step unchecked.
+    max_references: int = 10_000
+    #: Bytes hashed for reference checks per document. Each (part, algorithm) is hashed at most once,
+    #: so a legitimate document stays within its unpacked size; this is a backstop.
+    max_digest_bytes: int = 8 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -333,7 +343,7 @@ class OfdContainer:
         try:
             with self._open_entry(entry) as stream:
                 data = stream.read(cap + 1)
-        except (zipfile.BadZipFile, EOFError, zlib.error, ValueError, OSError) as exc:
+        except _READ_ERRORS as exc:
             raise OfdError(
                 f"cannot read {part}: {type(exc).__name__}: {exc}", target=part, code="OFD_CORRUPT"
             ) from exc
@@ -354,11 +364,27 @@ class OfdContainer:
             with self._open_entry(entry) as stream:
                 for block in iter(lambda: stream.read(CHUNK), b""):
                     h.update(block)
-        except (zipfile.BadZipFile, EOFError, zlib.error, ValueError, OSError) as exc:
+        except _READ_ERRORS as exc:
             raise OfdError(
                 f"cannot read {part}: {type(exc).__name__}: {exc}", target=part, code="OFD_CORRUPT"
             ) from exc
         return h.digest()
+
+    def check(self, part: str) -> int:
+        """Read ``part`` through to its end in chunks (nothing kept) so that the ZIP reader checks its
+        CRC-32 and decompression; the number of bytes read. OfdError(OFD_CORRUPT) for a damaged entry,
+        OFD_ENCRYPTED for an encrypted one. Reading stops at the declared size (zipfile enforces it)."""
+        entry = self._require(part)
+        total = 0
+        try:
+            with self._open_entry(entry) as stream:
+                for block in iter(lambda: stream.read(CHUNK), b""):
+                    total += len(block)
+        except _READ_ERRORS as exc:
+            raise OfdError(
+                f"{part} is damaged: {type(exc).__name__}: {exc}", target=part, code="OFD_CORRUPT"
+            ) from exc
+        return total
 
 
 def parse_xml(data: bytes, part: str) -> etree._Element:

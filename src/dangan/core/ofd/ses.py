@@ -35,6 +35,11 @@ What is signed (verified empirically on every fixture, see tests/core/ofd):
   fallback and says so, since both bind the seal information.
 * ``dataHash`` = SM3(bytes of Signature.xml).
 
+Hostile input: before asn1crypto sees a SignedValue.dat, a seal or a certificate, :func:`check_der_depth`
+walks its tag-length structure without recursion and refuses nesting deeper than ``MAX_DER_DEPTH``
+(asn1crypto recurses once per level; 50,000 nested SEQUENCEs would exhaust the Python stack).
+``RecursionError`` is also caught as a parse error, as a backstop.
+
 Real-world tolerance: the signature BIT STRINGs hold either DER ``SEQUENCE{r,s}`` or 64 raw bytes
 ``r‖s`` (keyword.ofd); dates may be UTCTime or GeneralizedTime in either layout; name strings may be
 any ASN.1 string type; the layout is detected from the structure (a SESeal whose second element is a
@@ -62,8 +67,12 @@ PKCS7_SIGNED_DATA_OID = "1.2.840.113549.1.7.2"
 CHINA_TZ = _dt.timezone(_dt.timedelta(hours=8), "CST")
 
 FORMAT_V4 = "GB/T 38540-2020 v4"
-#: What asn1crypto raises on malformed input (turned into SesError).
-_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError)
+#: What asn1crypto raises on malformed input (turned into SesError). RecursionError: deep nesting that
+#: slipped past check_der_depth (e.g. inside an OCTET STRING that a spec parses further).
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError, RecursionError)
+#: Deepest nesting of constructed ASN.1 values accepted. A real SES_Signature nests about 8 levels deep
+#: (certificates sit inside OCTET STRINGs and are checked separately), a certificate about 7.
+MAX_DER_DEPTH = 48
 
 
 def format_v1(version: int) -> str:
@@ -282,6 +291,67 @@ class ParsedSesSignature:
     trailing_bytes: int = 0
 
 
+def check_der_depth(der: bytes, what: str, *, limit: int = MAX_DER_DEPTH) -> None:
+    """Raise SesError when the first DER/BER value of ``der`` nests constructed values deeper than ``limit``.
+
+    Iterative (no recursion, linear time). Only the tag-length structure is read; the contents of
+    primitive values (OCTET STRING, BIT STRING) are not descended into. Bytes after the first value are
+    ignored, as asn1crypto ignores them. A truncated or malformed header is a SesError too.
+    """
+    n = len(der)
+    pos = 0
+    ends: list[int | None] = []  # end offset of each open constructed value; None = indefinite length
+    while True:
+        while ends:
+            last = ends[-1]
+            if last is None or pos < last:
+                break
+            if pos > last:
+                raise SesError(f"{what}: an ASN.1 value overruns its enclosing value")
+            ends.pop()
+        if not ends and pos > 0:
+            return
+        if pos >= n:
+            raise SesError(f"{what}: truncated ASN.1 value")
+        if ends and ends[-1] is None and der[pos : pos + 2] == b"\x00\x00":
+            ends.pop()
+            pos += 2
+            continue
+        tag = der[pos]
+        pos += 1
+        if tag & 0x1F == 0x1F:  # high tag number form
+            while pos < n and der[pos] & 0x80:
+                pos += 1
+            pos += 1
+        if pos >= n:
+            raise SesError(f"{what}: truncated ASN.1 header")
+        first = der[pos]
+        pos += 1
+        constructed = bool(tag & 0x20)
+        if first == 0x80:
+            if not constructed:
+                raise SesError(f"{what}: indefinite length on a primitive ASN.1 value")
+            ends.append(None)
+        else:
+            if first & 0x80:
+                count = first & 0x7F
+                if count > 8 or pos + count > n:
+                    raise SesError(f"{what}: bad ASN.1 length")
+                length = int.from_bytes(der[pos : pos + count], "big")
+                pos += count
+            else:
+                length = first
+            end = pos + length
+            if end > n:
+                raise SesError(f"{what}: truncated ASN.1 value ({length} bytes declared)")
+            if constructed:
+                ends.append(end)
+            else:
+                pos = end
+        if len(ends) > limit:
+            raise SesError(f"{what}: ASN.1 values nested more than {limit} levels deep: refused")
+
+
 def _string(value: Any) -> str:
     chosen = value.chosen if isinstance(value, core.Choice) else value
     native = chosen.native
@@ -422,6 +492,7 @@ def seal_layout(der: bytes) -> str:
 
 def parse_seal(der: bytes) -> ParsedSeal:
     """Parse an SESeal (``.esl`` or the ``eseal`` inside a SES_Signature), either layout."""
+    check_der_depth(der, "seal")
     try:
         return _parse_seal(der)
     except _PARSE_ERRORS as exc:
@@ -514,6 +585,7 @@ def ses_signature_layout(der: bytes) -> str:
 
 def parse_ses_signature(der: bytes) -> ParsedSesSignature:
     """Parse a DER SES_Signature (GM/T 0031-2014 or GB/T 38540-2020)."""
+    check_der_depth(der, "SES_Signature")
     try:
         return _parse_ses_signature(der)
     except _PARSE_ERRORS as exc:
@@ -586,6 +658,7 @@ class ParsedSignedData:
 
 
 def parse_signed_data(der: bytes) -> ParsedSignedData:
+    check_der_depth(der, "SignedData")
     info = _load(ContentInfo, der, "SignedData ContentInfo", deep=False)
     if info["content_type"].dotted not in (GM_SIGNED_DATA_OID, PKCS7_SIGNED_DATA_OID):
         raise SesError(f"ContentInfo type {info['content_type'].dotted} is not signedData")
@@ -657,6 +730,7 @@ class CertFacts:
 def cert_facts(cert_der: bytes) -> CertFacts:
     """Subject CN, serial and validity, tolerant of names that asn1crypto cannot fully parse
     (e.g. x500UniqueIdentifier written as UTF8String in keyword.ofd)."""
+    check_der_depth(cert_der, "certificate")
     try:
         cert = x509.Certificate.load(cert_der)
         tbs = cert["tbs_certificate"]
@@ -720,9 +794,12 @@ def cert_in_list(seal: ParsedSeal, signer_cert: bytes) -> tuple[bool, str]:
 def verify_sm2(cert_der: bytes, data: bytes, signature: bytes) -> tuple[bool, str]:
     """SM2-with-SM3 verification with the public key of ``cert_der``; (ok, reason if not)."""
     try:
+        check_der_depth(cert_der, "certificate")
         key = sm.public_key_from_certificate(cert_der)
     except DanganError as exc:
         return False, exc.message
+    except RecursionError:
+        return False, "certificate cannot be parsed: nested too deeply"
     if sm.verify(key, data, signature_der(signature)):
         return True, ""
     return False, "signature does not verify"

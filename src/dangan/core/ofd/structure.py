@@ -1,9 +1,16 @@
 """Structure and OFD-A checks of an OFD document (GB/T 33190-2016; GB/T 42133-2022 OFD-A).
 
-``validate_ofd(path)`` never raises for a bad file: a file that cannot be opened safely comes back
-with ``readable=False`` and one error problem carrying the OfdError code (``OFD_NOT_FOUND``,
-``OFD_UNREADABLE``, ``OFD_UNSAFE``, ``OFD_NO_ENTRY``, ``OFD_XML_INVALID``). Use
-:class:`~dangan.core.ofd.container.OfdContainer` directly to get the error raised instead.
+``validate_ofd(path)`` never raises for a bad file. Its verdict, for callers:
+
+* ``readable`` is True only when the ZIP opened safely and ``OFD.xml`` parsed with an ``<OFD>`` root.
+  When it is False the document was not read: ``problems`` holds at least one error saying why
+  (``OFD_NOT_FOUND``, ``OFD_UNREADABLE``, ``OFD_UNSAFE``, ``OFD_NO_ENTRY``, ``OFD_XML_INVALID``, …), it
+  is **not** a list of everything wrong with the document, ``details`` is empty, and ``structure_ok``
+  and ``ofda_ok`` are False. An unreadable OFD must be treated as invalid, and as not checked for
+  OFD-A — never as "no OFD-A problem found".
+* ``structure_ok``: readable and no ``OFD_*`` error; ``ofda_ok``: readable and no error at all.
+
+Use :class:`~dangan.core.ofd.container.OfdContainer` directly to get the error raised instead.
 
 Structure rules (``OFD_*``; errors unless noted):
 
@@ -15,6 +22,9 @@ Structure rules (``OFD_*``; errors unless noted):
   Extensions, each Signature BaseLoc and its SignedValue and Seal BaseLoc, each Reference FileRef;
   (``OFD_MISSING_ATTACHMENT`` for Attachments.xml and attachment files);
 * ``OFD_XML_INVALID`` every referenced XML part parses (xmlsafe: no DTD, bounded size/depth);
+* ``OFD_CORRUPT`` every entry of the container (fonts, images, media, attachments, signatures — not
+  only the XML walked) is read through to its end, streamed, so that its CRC-32 and compressed data
+  are checked: a damaged entry is named;
 * ``OFD_BAD_PATH`` an empty or malformed path;
 * ``OFD_PATH_CASE`` (warning) a reference found only with different letter case (``DOC_0`` for
   ``Doc_0``: WPS, some invoice platforms), percent-decoded, or from the root instead of the
@@ -110,12 +120,13 @@ class OfdValidation:
 
     @property
     def structure_ok(self) -> bool:
-        """Readable and no structure error (OFD-A failures aside)."""
+        """Readable and no structure error (OFD-A failures aside). False for an unreadable OFD."""
         return self.readable and not any(p.rule.startswith("OFD_") for p in self.errors)
 
     @property
     def ofda_ok(self) -> bool:
-        """Readable, structurally sound and no OFD-A error."""
+        """Readable, structurally sound and no OFD-A error. False for an unreadable OFD: its problems
+        say why it could not be read, they are not an OFD-A assessment."""
         return self.readable and not self.errors
 
     def rules(self, severity: Severity | None = None) -> set[str]:
@@ -139,6 +150,11 @@ class _Validator:
         self.signatures = 0
         self.attachments = 0
         self.reported: set[tuple[str, str, str]] = set()
+        #: Parts reached as document content (everything the walk reaches outside signature lists and
+        #: the files signatures name), for the signatures' coverage step.
+        self.content_found: set[str] = set()
+        self.in_signatures = 0
+        self.corrupt: set[str] = set()
 
     # --- reporting ------------------------------------------------------------------------------------
     def problem(self, rule: str, severity: Severity, part: str, message: str) -> None:
@@ -148,7 +164,14 @@ class _Validator:
             self.v.problems.append(OfdProblem(rule, severity, part, message))
 
     def ref(
-        self, value: str, base_dir: str, referrer: str, what: str, *, missing_rule: str = "OFD_MISSING_PART"
+        self,
+        value: str,
+        base_dir: str,
+        referrer: str,
+        what: str,
+        *,
+        missing_rule: str = "OFD_MISSING_PART",
+        content: bool = True,
     ) -> str | None:
         """Resolve and locate a reference; report problems; the container name when found."""
         if not value.strip():
@@ -176,15 +199,36 @@ class _Validator:
                 "root": "only from the container root, not relative to the referencing file",
             }.get(found.how, found.how)
             self.problem("OFD_PATH_CASE", "warning", referrer, f"{what} {value} found as /{found.name} {how}")
+        if content and not self.in_signatures:
+            self.content_found.add(found.name)
         return found.name
 
     def xml(self, part: str) -> etree._Element | None:
         try:
             return self.c.read_xml(part)
         except OfdError as exc:
-            rule = "OFDA_ENCRYPTED" if exc.code == "OFD_ENCRYPTED" else "OFD_XML_INVALID"
+            rule = {"OFD_ENCRYPTED": "OFDA_ENCRYPTED", "OFD_CORRUPT": "OFD_CORRUPT"}.get(
+                exc.code, "OFD_XML_INVALID"
+            )
+            if rule == "OFD_CORRUPT":
+                self.corrupt.add(part)
             self.problem(rule, "error", part, exc.message)
             return None
+
+    def check_entries(self) -> None:
+        """OFD_CORRUPT: read every entry through (streamed) so the ZIP layer checks its CRC-32."""
+        checked = 0
+        for name in self.c.names:
+            if self.c.entries[name].encrypted or name in self.corrupt:
+                continue  # encrypted entries are OFDA_ENCRYPTED; a damaged XML part is already named
+            try:
+                self.c.check(name)
+            except OfdError as exc:
+                self.corrupt.add(name)
+                self.problem("OFD_CORRUPT", "error", name, exc.message)
+            checked += 1
+        if self.v.readable:
+            self.v.details["entries_read"] = checked
 
     def first_visit(self, part: str) -> bool:
         if part in self.visited:
@@ -229,6 +273,7 @@ class _Validator:
             return
         self.v.readable = True
         self.visited.add(found.name)
+        self.content_found.add(found.name)
         d = self.v.details
         d["version"] = root.get("Version")
         d["doc_type"] = root.get("DocType")
@@ -258,7 +303,7 @@ class _Validator:
                 self.document(doc_part)
             sig_ref = child_text(body, "Signatures")
             if sig_ref:
-                sig_part = self.ref(sig_ref, "", found.name, "Signatures")
+                sig_part = self.ref(sig_ref, "", found.name, "Signatures", content=False)
                 if sig_part is not None:
                     self.signatures_file(sig_part)
         if not bodies:
@@ -357,7 +402,9 @@ class _Validator:
         ):
             missing = "OFD_MISSING_ATTACHMENT" if kind == "Attachments" else "OFD_MISSING_PART"
             for el in children(doc, kind):
-                target = self.ref(text(el), base, part, kind, missing_rule=missing)
+                target = self.ref(
+                    text(el), base, part, kind, missing_rule=missing, content=kind != "Signatures"
+                )
                 if target is not None:
                     handler(target)
 
@@ -464,6 +511,13 @@ class _Validator:
                     self.ref(loc, folder_of(part), part, f"CustomTag {kind}")
 
     def signatures_file(self, part: str) -> None:
+        self.in_signatures += 1
+        try:
+            self._signatures_file(part)
+        finally:
+            self.in_signatures -= 1
+
+    def _signatures_file(self, part: str) -> None:
         root = self.load(part)
         if root is None:
             return
@@ -511,8 +565,25 @@ def validate_ofd(path: str | Path, *, limits: OfdLimits | None = None) -> OfdVal
         result.problems.append(OfdProblem(exc.code, "error", exc.target or str(path), exc.message))
         return result
     with container:
-        _Validator(container, result).run()
+        validator = _Validator(container, result)
+        validator.run()
+        validator.check_entries()
+    if not result.readable and not result.errors:  # never an unreadable verdict without its reason
+        result.problems.append(OfdProblem("OFD_UNREADABLE", "error", str(path), "the OFD could not be read"))
     return result
 
 
-__all__ = ["OfdProblem", "OfdValidation", "validate_ofd"]
+def content_parts(container: OfdContainer) -> set[str]:
+    """The parts the container's documents use as content: OFD.xml and everything the structure walk
+    reaches from it (Document.xml, pages, templates, resources, fonts, media, annotations, attachments,
+    custom tags, extensions) — not the signature lists nor the files signatures name.
+
+    The signature coverage step uses it so that no content file can be passed off as a signature's own
+    file. Problems found on the way are ignored here (:func:`validate_ofd` reports them).
+    """
+    validator = _Validator(container, OfdValidation(readable=False))
+    validator.run()
+    return validator.content_found
+
+
+__all__ = ["OfdProblem", "OfdValidation", "content_parts", "validate_ofd"]
