@@ -38,14 +38,18 @@ def with_virus_scanner(env: Environment, scanner: VirusScanner | None) -> Enviro
     return env
 
 
+def _probe_result(code: str, stage: Stage, problem: str | None, *, failed: str, ok: str) -> list[CheckResult]:
+    if problem:
+        return [result(code, stage, Outcome.FAIL, "", f"{failed}: {problem}")]
+    return [result(code, stage, Outcome.PASS, "", ok)]
+
+
 def check_database(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
     probe = ctx.env.probe_database
     if probe is None:
         return [result(code, stage, Outcome.NOT_RUN, "", "not run: checked outside an archive database")]
-    problem = probe()
-    if problem:
-        return [result(code, stage, Outcome.FAIL, "", f"the metadata database does not answer: {problem}")]
-    return [result(code, stage, Outcome.PASS, "", "the metadata database answers queries")]
+    return _probe_result(code, stage, probe(), failed="the metadata database does not answer",
+                         ok="the metadata database answers queries")  # fmt: skip
 
 
 def check_storage(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
@@ -69,10 +73,9 @@ def check_backup(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResu
     probe = ctx.env.probe_backup
     if probe is None:
         return [result(code, stage, Outcome.NOT_RUN, "", "not run: no backup is configured for this archive")]
-    problem = probe()
-    if problem:
-        return [result(code, stage, Outcome.FAIL, "", f"backup: {problem}")]
-    return [result(code, stage, Outcome.PASS, "", "the latest verified backup holds this record")]
+    return _probe_result(
+        code, stage, probe(), failed="backup", ok="the latest verified backup holds this record"
+    )
 
 
 def check_copies(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:

@@ -307,36 +307,27 @@ def _oxum(ctx: PackageContext, code: str, stage: Stage, part: int, unit: str) ->
     return []
 
 
+def _totals(ctx: PackageContext, code: str, stage: Stage, *, attr: str, declared: str | None, actual: int,
+            unit: str, oxum_part: int) -> list[CheckResult]:  # fmt: skip
+    """A registration total (文件信息/@attr) and, for an AIP, the same total in its Payload-Oxum."""
+    out = _check_declared_total(ctx, code, stage, attr=attr, declared=declared, actual=actual, unit=unit)
+    extra = _oxum(ctx, code, stage, oxum_part, unit)
+    return extra + [r for r in out if r.outcome != Outcome.PASS] if extra else out
+
+
 def check_file_count(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
     if ctx.package is None:
         return _no_metadata(code, stage)
-    out = _check_declared_total(
-        ctx,
-        code,
-        stage,
-        attr=s.FILES_COUNT_ATTR,
-        declared=ctx.package.declared_file_count,
-        actual=len(ctx.received.content_files),
-        unit="files",
-    )
-    extra = _oxum(ctx, code, stage, 1, "files")
-    return extra + [r for r in out if r.outcome != Outcome.PASS] if extra else out
+    return _totals(ctx, code, stage, attr=s.FILES_COUNT_ATTR, declared=ctx.package.declared_file_count,
+                   actual=len(ctx.received.content_files), unit="files", oxum_part=1)  # fmt: skip
 
 
 def check_byte_total(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
     if ctx.package is None:
         return _no_metadata(code, stage)
-    out = _check_declared_total(
-        ctx,
-        code,
-        stage,
-        attr=s.FILES_BYTES_ATTR,
-        declared=ctx.package.declared_byte_total,
-        actual=sum(f.size for f in ctx.received.content_files.values()),
-        unit="bytes",
-    )
-    extra = _oxum(ctx, code, stage, 0, "bytes")
-    return extra + [r for r in out if r.outcome != Outcome.PASS] if extra else out
+    total = sum(f.size for f in ctx.received.content_files.values())
+    return _totals(ctx, code, stage, attr=s.FILES_BYTES_ATTR, declared=ctx.package.declared_byte_total,
+                   actual=total, unit="bytes", oxum_part=0)  # fmt: skip
 
 
 def check_scope(ctx: PackageContext, code: str, stage: Stage) -> list[CheckResult]:
