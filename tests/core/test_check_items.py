@@ -393,3 +393,21 @@ def test_ofd_seals_feed_item_1_1(tmp_path, fixture, trust, expect):
     ]
     if expect == Outcome.WARNING:  # the digests still passed
         assert any(r.outcome == Outcome.PASS for r in results)
+
+
+def test_signed_pdf_is_reported_not_verified(tmp_path):
+    """1-1 must not imply that PDF signatures were verified: it says "not run" for them."""
+    import pikepdf
+
+    pdf = pikepdf.open(io.BytesIO(minimal_pdf("signed")))
+    sig = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Sig, Filter=pikepdf.Name("/Adobe.PPKLite"),
+                                               Contents=pikepdf.String(b"\\0" * 16)))  # fmt: skip
+    field = pdf.make_indirect(pikepdf.Dictionary(FT=pikepdf.Name.Sig, T=pikepdf.String("Signature1"), V=sig))
+    pdf.Root.AcroForm = pikepdf.Dictionary(Fields=pikepdf.Array([field]), SigFlags=3)
+    buf = io.BytesIO()
+    pdf.save(buf)
+    case = Case("1-1", lambda p, f: f.__setitem__("结果材料/决定书.pdf", buf.getvalue()), recomplete=True)
+    ctx = _context(tmp_path, case, env=GOOD_ENV)
+    results = _run(ctx, "1-1", Stage.ARCHIVE)
+    [note] = [r for r in results if r.target == "结果材料/决定书.pdf"]
+    assert note.outcome == Outcome.NOT_RUN and "not implemented" in note.message

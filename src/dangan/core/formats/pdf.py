@@ -81,6 +81,9 @@ def harden_qpdf(limits: Limits = DEFAULT_LIMITS) -> None:
     )
 
 
+MAX_SIGNATURE_FIELDS = 1000
+
+
 def validate_pdf(path: Path, limits: Limits = DEFAULT_LIMITS) -> Validation:
     harden_qpdf(limits)
     deadline = limits.deadline()
@@ -147,7 +150,23 @@ def _inspect(pdf: pikepdf.Pdf, limits: Limits, deadline: Deadline, file_size: in
         )
     _pdfa(pdf, result)
     _active_content(pdf, result, deadline)
+    _signature_fields(pdf, result)
     return result
+
+
+def _signature_fields(pdf: pikepdf.Pdf, result: Validation) -> None:
+    """Count signed signature fields (AcroForm /FT /Sig with a value): check 1-1 must say it did not
+    verify them rather than stay silent."""
+    signed = 0
+    try:
+        form = pdf.Root.get("/AcroForm")
+        fields = form.get("/Fields") if isinstance(form, pikepdf.Dictionary) else None
+        for field in list(fields or [])[:MAX_SIGNATURE_FIELDS]:
+            if isinstance(field, pikepdf.Dictionary) and field.get("/FT") == "/Sig" and "/V" in field:
+                signed += 1
+    except (pikepdf.PdfError, AttributeError, TypeError, ValueError):
+        result.problems.append("signature fields could not be read")
+    result.details["signatures"] = signed
 
 
 # --- structure check --------------------------------------------------------------------------
