@@ -84,13 +84,17 @@ def main() -> None:
 def _register_commands() -> None:
     from dangan.commands.check import check
     from dangan.commands.eep import export_eep, verify_eep
+    from dangan.commands.jobs import ARCHIVE_COMMANDS as bulk_commands
+    from dangan.commands.jobs import jobs_group
     from dangan.commands.ofd_verify import ofd_verify
     from dangan.commands.schedule import schedule
     from dangan.commands.versions import COMMANDS as version_commands
 
-    for command in (check, ofd_verify, export_eep, verify_eep, schedule):
+    for command in (check, ofd_verify, export_eep, verify_eep, schedule, jobs_group):
         main.add_command(command)
     for command in version_commands:  # archive confirm-gap | supplement | correct | versions | export-version
+        archive.add_command(command)
+    for command in bulk_commands:  # archive bulk-confirm | bulk-reclassify | bulk-export
         archive.add_command(command)
 
 
@@ -418,6 +422,11 @@ def _serve(host: str, port: int, threads: int) -> None:
     resumed = resume_pending()
     if resumed:
         console.print(f"resumed {resumed} unfinished upload(s)")
+    from dangan.jobs.services import recover_interrupted
+
+    interrupted = recover_interrupted()
+    if interrupted:
+        console.print(f"{interrupted} bulk job(s) were interrupted by the restart: resume them on their page")
     console.print(f"[bold green]dangan[/] serving on [link]http://{host}:{port}/[/link]  (Ctrl+C to stop)")
     from django.conf import settings
 

@@ -35,6 +35,7 @@ class Perm(StrEnum):
     MANAGE_CATALOG = "catalog.manage"
     SUPPLEMENT = "records.supplement"  # 容缺补充: supply missing materials → new AIP version
     CORRECT = "records.correct"  # 更正: correct an archived record → new AIP version
+    RECLASSIFY = "records.reclassify"  # 重新分类: another class (档号 机构(问题)代码) for a pre-archived case
     VIEW_SCHEDULE = "schedule.view"  # 分类方案, 保管期限表, 归档范围: read
     MANAGE_SCHEDULE = "schedule.manage"  # ... and change them (archiving-side business rules: 档案员)
 
@@ -51,6 +52,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.VERIFY,
             Perm.SUPPLEMENT,
             Perm.CORRECT,
+            Perm.RECLASSIFY,
             Perm.VIEW_SCHEDULE,
             Perm.MANAGE_SCHEDULE,
         }

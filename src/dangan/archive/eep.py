@@ -22,7 +22,7 @@ from django.utils import timezone
 import dangan
 from dangan.accounts.roles import Actor, Perm, require
 from dangan.archive.models import Aip, Record, RecordFile
-from dangan.archive.services import RecordNotFound, instance_key, latest_aip
+from dangan.archive.services import RecordNotFound, class_code_of, instance_key, latest_aip
 from dangan.audit import events
 from dangan.core.codes import CodePattern, retention_label
 from dangan.core.errors import ArchivalCodeError
@@ -133,7 +133,7 @@ def describe(record: Record, aip: Aip) -> eep.RecordDescription:
         fonds_code=record.fonds.code,
         year=str(record.year),
         retention=retention_label(record.retention),
-        class_code=item.class_code,
+        class_code=class_code_of(record),
         piece_number=_piece(record),
         case_number=record.case_number,
         responsible=_text(config.get("implementing_agency")) or item.agency or record.fonds.name,

@@ -40,6 +40,16 @@ class Record(models.Model):
     gap_status = models.CharField("容缺状态", max_length=8, choices=GAP_CHOICES, default=GapStatus.NONE)
     gap_materials = models.JSONField("缺少的必要材料", default=list, blank=True)
     gap_reason = models.TextField("容缺原因", blank=True)
+    # 重新分类: the class a pre-archived case was put in (archive.services.reclassify); empty = its
+    # service item's class. Its code is the 机构(问题)代码 of the 档号 assigned on confirmation.
+    archive_class = models.ForeignKey(
+        "catalog.ArchiveClass",
+        verbose_name="分类",
+        on_delete=models.PROTECT,
+        related_name="records",
+        null=True,
+        blank=True,
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -84,6 +84,13 @@ def instance_key() -> InstanceKey:
     )
 
 
+def class_code_of(record: Record) -> str:
+    """The 机构(问题)代码 of the record's 档号: its own class (re-classified) or its service item's."""
+    if record.archive_class_id is not None and record.archive_class is not None:
+        return record.archive_class.code
+    return record.service_item.class_code
+
+
 def code_values(record: Record) -> dict[str, str]:
     item = record.service_item
     return {
@@ -91,7 +98,7 @@ def code_values(record: Record) -> dict[str, str]:
         "category": item.category_code,
         "year": str(record.year),
         "retention": record.retention,
-        "class": item.class_code,
+        "class": class_code_of(record),
         "item": item.code,
     }
 
@@ -350,6 +357,52 @@ def confirm(actor: Actor, record_id: int, *, rule: str = "", gap_reason: str = "
             events.record_archived(
                 actor, record.pk, archival_code=code, aip_digest=aip.tagmanifest_sm3, rule=rule
             )
+    return record
+
+
+def reclassify(actor: Actor, record_id: int, *, class_code: str) -> Record:
+    """Put a pre-archived case into another class of its fonds' classification scheme (重新分类): the
+    class's code becomes the 机构(问题)代码 of the 档号 the case gets when it is confirmed.
+
+    Only pre-archived cases: an archived record's 档号 contains its class code, and neither the 档号
+    nor an AIP ever changes (a correction keeps the 档号 too, see ``versions.NOT_CORRECTABLE``).
+    Returns the record unchanged (and writes no event) when it is in that class already.
+    """
+    require(actor, Perm.RECLASSIFY)
+    from dangan.catalog.models import ArchiveClass
+
+    code = (class_code or "").strip()
+    with transaction.atomic():
+        record = (
+            Record.objects.select_for_update()
+            .select_related("fonds", "service_item", "archive_class")
+            .filter(pk=record_id)
+            .first()
+        )
+        if record is None:
+            raise RecordNotFound(f"no record with id {record_id}")
+        if record.status != RecordStatus.PRE_ARCHIVE:
+            raise DanganError(
+                f"{record.archival_code or record.file_number} is {record.status}: only pre-archived cases "
+                "are re-classified (an archived record's 档号 holds its class and never changes)",
+                code="NOT_PRE_ARCHIVE",
+                target=str(record.pk),
+            )
+        cls = ArchiveClass.objects.filter(fonds=record.fonds, code=code).first()
+        if cls is None:
+            raise DanganError(
+                f"fonds {record.fonds.code} has no class {code!r} in its classification scheme",
+                code="UNKNOWN_CLASS",
+                target="class_code",
+            )
+        if record.archive_class_id == cls.pk:
+            return record
+        previous = class_code_of(record)
+        record.archive_class = cls
+        record.save(update_fields=["archive_class"])
+        events.record_reclassified(
+            actor, record.pk, file_number=record.file_number, class_code=cls.code, previous=previous
+        )
     return record
 
 

@@ -265,3 +265,45 @@ def eep_exported(
         "eep.exported", actor, "record", record_id, archival_code=archival_code, destination=destination,
         aip_version=aip_version, files=files, bytes=bytes_embedded, signed_digest=signed_digest,
     )  # fmt: skip
+
+
+# --- Re-classification and bulk jobs (archive.services.reclassify, jobs.services) ---
+
+
+def record_reclassified(
+    actor: Actor, record_id: Any, *, file_number: str, class_code: str, previous: str
+) -> AuditEvent:
+    """A pre-archived case put into another class (the 机构(问题)代码 of the 档号 it will get)."""
+    return _log(
+        "record.reclassified", actor, "record", record_id, file_number=file_number, class_code=class_code,
+        previous=previous,
+    )  # fmt: skip
+
+
+def job_started(actor: Actor, job_id: Any, *, kind: str, total: int, params: dict[str, Any]) -> AuditEvent:
+    return _log("job.started", actor, "job", job_id, job_kind=kind, total=total, params=params)
+
+
+def job_finished(
+    actor: Actor | None, job_id: Any, *, kind: str, status: str, total: int, done: int, failed: int,
+    message: str = "", result: str = "", result_sm3: str = "",
+) -> AuditEvent:  # fmt: skip
+    """A job ended: done (every item tried), failed (stopped: error or restart) or cancelled."""
+    return _log(
+        "job.finished", actor, "job", job_id, outcome="success" if status == "done" and not failed else "failure",
+        job_kind=kind, status=status, total=total, done=done, failed=failed, message=message, result=result,
+        result_sm3=result_sm3,
+    )  # fmt: skip
+
+
+def job_cancel_requested(actor: Actor, job_id: Any, *, kind: str, position: int, total: int) -> AuditEvent:
+    return _log("job.cancel_requested", actor, "job", job_id, job_kind=kind, position=position, total=total)
+
+
+def job_resumed(actor: Actor, job_id: Any, *, kind: str, position: int, total: int) -> AuditEvent:
+    return _log("job.resumed", actor, "job", job_id, job_kind=kind, position=position, total=total)
+
+
+def job_result_read(actor: Actor, job_id: Any, *, name: str, sha: str, size: int) -> AuditEvent:
+    """The ZIP of a bulk export was downloaded (it holds record content)."""
+    return _log("job.result_read", actor, "job", job_id, name=name, sm3=sha, size=size)

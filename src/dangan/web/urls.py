@@ -48,5 +48,12 @@ urlpatterns = [
     path("deadlines/", views.deadlines, name="deadlines"),
     path("deadlines/records/", views.deadline_records, name="deadline-records"),
     path("rejected/", views.rejected, name="rejected"),
+    path("bulk/", views.bulk_start, name="bulk"),
+    path("jobs/", views.jobs, name="jobs"),
+    path("jobs/<int:pk>/", views.job, name="job"),
+    path("jobs/<int:pk>/progress/", views.job_progress, name="job-progress"),
+    path("jobs/<int:pk>/cancel/", views.job_cancel, name="job-cancel"),
+    path("jobs/<int:pk>/resume/", views.job_resume, name="job-resume"),
+    path("jobs/<int:pk>/result.zip", views.job_result, name="job-result"),
     path("submissions/<uuid:pk>/", views.submission, name="submission"),
 ]

@@ -31,11 +31,11 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.dateparse import parse_date, parse_datetime
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dangan.accounts.roles import Actor, Perm
@@ -52,6 +52,9 @@ from dangan.core.errors import DanganError
 from dangan.core.package import schema
 from dangan.ingest.models import Submission
 from dangan.ingest.states import SubmissionStatus
+from dangan.jobs import services as job_services
+from dangan.jobs.models import Job
+from dangan.jobs.states import KIND_PERMS, JobKind, JobStatus
 from dangan.reports import catalogue as catalogue_reports
 from dangan.reports import render_html, render_pdf, render_registration_html, render_registration_pdf
 from dangan.reports.html import outcome_columns
@@ -118,6 +121,7 @@ def _can(actor: Actor) -> dict[str, bool]:
         "download": actor.can(Perm.DOWNLOAD),
         "supplement": actor.can(Perm.SUPPLEMENT),
         "correct": actor.can(Perm.CORRECT),
+        "reclassify": actor.can(Perm.RECLASSIFY),
     }
 
 
@@ -327,6 +331,8 @@ def prearchive(request: HttpRequest) -> HttpResponse:
             "next": request.get_full_path(),
             "record_labels": RECORD_LABELS,
             "waiting": page.paginator.count,
+            "select_limit": job_services.SELECT_LIMIT,
+            "classes": _class_choices(),
         },
     )
 
@@ -352,31 +358,8 @@ def confirm(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def confirm_selected(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request)
-    _need(actor, Perm.CONFIRM)
-    ids: list[int] = []
-    for value in request.POST.getlist("ids"):
-        try:
-            ids.append(int(value))
-        except ValueError:
-            continue
-    if not ids:
-        messages.error(request, _("Select at least one record to confirm."))
-    done: list[Record] = []
-    for record_id in dict.fromkeys(ids):
-        try:
-            done.append(archive_services.confirm(actor, record_id))
-        except (DanganError, RolePermissionDenied) as exc:
-            messages.error(request, _error_text(exc))
-    if done:
-        codes = format_html_join(
-            ", ",
-            '<a class="code-link" href="{}">{}</a>',
-            ((reverse("web:record", args=[r.pk]), r.archival_code) for r in done),
-        )
-        text = ngettext("{count} record archived: {codes}", "{count} records archived: {codes}", len(done))
-        messages.success(request, format_html(text, count=len(done), codes=codes))
-    return HttpResponseRedirect(_safe_next(request, reverse("web:prearchive")))
+    """The selected cases confirmed as a background job (see ``bulk_start``); answers with its page."""
+    return _start_bulk(request, "confirm", scope="prearchive")
 
 
 @login_required
@@ -409,14 +392,12 @@ def return_record(request: HttpRequest, pk: int) -> HttpResponse:
 # Formal library (正式库) and record page
 
 
-@login_required
-@require_GET
-def records(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request)
-    _need(actor, Perm.VIEW_RECORDS)
+def archived_filtered(params: Any) -> tuple[RecordFilterForm, QuerySet[Record], str]:
+    """The formal library's filter form bound to ``params`` and the archived records it selects, in
+    order (the list page and "select all matching the filter" of bulk jobs use the same)."""
     qs = Record.objects.filter(status=RecordStatus.ARCHIVED).select_related("fonds", "service_item")
     years = list(qs.order_by("-year").values_list("year", flat=True).distinct())
-    form = RecordFilterForm(request.GET or None, years=years, zh=_zh())
+    form = RecordFilterForm(params or None, years=years, zh=_zh())
     sort = "code"  # by 档号 unless another order is chosen
     if form.is_bound:
         form.is_valid()  # keep whatever fields are valid; ignore the rest
@@ -436,6 +417,15 @@ def records(request: HttpRequest) -> HttpResponse:
             qs = qs.filter(retention=data["retention"])
         sort = data.get("sort") or sort
     qs = qs.order_by(*(("-archival_code", "-id") if sort == "-code" else ("archival_code", "id")))
+    return form, qs, sort
+
+
+@login_required
+@require_GET
+def records(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    _need(actor, Perm.VIEW_RECORDS)
+    form, qs, sort = archived_filtered(request.GET)
     page = _page(request, qs)
     return render(
         request,
@@ -447,6 +437,14 @@ def records(request: HttpRequest) -> HttpResponse:
             "sort": sort,
             "next_sort": "-code" if sort == "code" else "code",
             "retention_texts": {code: retention_text(code) for code in RETENTION_CODES},
+            "filter_params": [
+                (name, value)
+                for name in ("q", "fonds", "year", "service_item", "retention")
+                for value in request.GET.getlist(name)[:1]
+                if value
+            ],
+            "select_limit": job_services.SELECT_LIMIT,
+            "next": request.get_full_path(),
         },
     )
 
@@ -1073,6 +1071,221 @@ def aip_download(request: HttpRequest, pk: int, version: int) -> FileResponse:
     out.seek(0)
     name = f"{archive_services.aip_zip_name(rec, aip)}.zip"
     response = FileResponse(out, as_attachment=True, filename=name, content_type="application/zip")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# ---------------------------------------------------------------------------------------------
+# Bulk work as background jobs (后台任务): started from the pre-archive library and the formal
+# library, watched on the job's page (htmx polls its progress; without JavaScript the page reloads).
+
+JOB_STATUS_LABELS = {
+    JobStatus.QUEUED: gettext_lazy("Queued"),
+    JobStatus.RUNNING: gettext_lazy("Running"),
+    JobStatus.DONE: gettext_lazy("Finished"),
+    JobStatus.FAILED: gettext_lazy("Interrupted"),
+    JobStatus.CANCELLED: gettext_lazy("Cancelled"),
+}
+JOB_KIND_LABELS = {
+    JobKind.BULK_CONFIRM: gettext_lazy("Bulk confirmation"),
+    JobKind.BULK_RECLASSIFY: gettext_lazy("Bulk re-classification"),
+    JobKind.BULK_EXPORT: gettext_lazy("Bulk export"),
+}
+EXPORT_FORMAT_LABELS = {
+    "aip-zip": gettext_lazy("Archival packages (AIP, BagIt ZIP)"),
+    "eep": gettext_lazy("Encapsulation packages (EEP, DA/T 48)"),
+}
+JOBS_PAGE_SIZE = 50
+
+
+def _class_choices() -> list[tuple[str, str]]:
+    """The class codes of the classification schemes, for the bulk re-classification (one per code)."""
+    from dangan.catalog.models import ArchiveClass
+
+    names: dict[str, list[str]] = {}
+    for code, name in ArchiveClass.objects.order_by("code", "fonds__code").values_list("code", "name"):
+        seen = names.setdefault(code, [])
+        if name not in seen and name != code:  # a class added by its code alone is named by it
+            seen.append(name)
+    return [(code, f"{code} {' / '.join(n)}".strip()) for code, n in names.items()]
+
+
+def _selected_ids(request: HttpRequest, scope: str) -> list[Any]:
+    """The ticked records, or with ``all`` every record the page lists (capped at SELECT_LIMIT)."""
+    if request.POST.get("all") != "1":
+        return [v for v in request.POST.getlist("ids") if v.isdigit()]  # the services check each one
+    if scope == "records":
+        _form, qs, _sort = archived_filtered(request.POST)
+    else:
+        qs = Record.objects.filter(status=RecordStatus.PRE_ARCHIVE).order_by("created_at", "id")
+    limit = job_services.SELECT_LIMIT
+    ids = list(qs.values_list("id", flat=True)[: limit + 1])
+    if len(ids) > limit:
+        messages.warning(
+            request,
+            _(
+                "More than {limit} records match: the first {limit} were taken. Start another job for the rest."
+            ).format(limit=limit),
+        )
+    return ids[:limit]
+
+
+def _start_bulk(request: HttpRequest, op: str, *, scope: str) -> HttpResponse:
+    actor = _actor(request)
+    back = _safe_next(request, reverse("web:records" if scope == "records" else "web:prearchive"))
+    try:
+        ids = _selected_ids(request, scope)
+        if op == "confirm":
+            job = job_services.start_bulk_confirm(actor, ids)
+        elif op == "reclassify":
+            job = job_services.start_bulk_reclassify(actor, ids, request.POST.get("class_code", ""))
+        elif op in ("export-aip", "export-eep"):
+            fmt = "aip-zip" if op == "export-aip" else "eep"
+            job = job_services.start_bulk_export(actor, ids, format=fmt)
+        else:
+            return HttpResponseBadRequest(b"unknown action")
+    except RolePermissionDenied as exc:
+        raise HttpForbidden(exc.perm.value) from None
+    except DanganError as exc:
+        if exc.code == "NO_RECORDS":
+            text = (
+                _("Select at least one record to confirm.")
+                if op == "confirm"
+                else _("Select at least one record.")
+            )
+            messages.error(request, text)
+        else:
+            messages.error(request, _error_text(exc))
+        return HttpResponseRedirect(back)
+    return HttpResponseRedirect(reverse("web:job", args=[job.pk]))
+
+
+@login_required
+@require_POST
+def bulk_start(request: HttpRequest) -> HttpResponse:
+    """Start a bulk job on the selected records: confirm or re-classify (pre-archive library), export
+    (formal library). Answers with the job's page."""
+    scope = "records" if request.POST.get("scope") == "records" else "prearchive"
+    return _start_bulk(request, request.POST.get("op", ""), scope=scope)
+
+
+def _job_for(request: HttpRequest, pk: int) -> tuple[Actor, Job]:
+    actor = _actor(request)
+    try:
+        return actor, job_services.get_job(actor, pk)
+    except job_services.JobNotFound:
+        raise Http404(_("No such job.")) from None
+    except RolePermissionDenied:
+        raise HttpForbidden(Perm.VIEW_RECORDS.value) from None
+
+
+def _job_context(actor: Actor, job: Job) -> dict[str, Any]:
+    kind = JobKind(job.kind)
+    owner = job_services.is_creator(actor, job)
+    may = owner and actor.can(KIND_PERMS[kind])
+    fmt = str(job.params.get("format", ""))
+    return {
+        "job": job,
+        "kind_label": JOB_KIND_LABELS[kind],
+        "status_label": JOB_STATUS_LABELS[JobStatus(job.status)],
+        "format_label": EXPORT_FORMAT_LABELS.get(fmt, fmt),
+        "processed": job.position,
+        "errors_more": max(0, job.failed - len(job.errors)),
+        "can_cancel": may and not job.finished and not job.cancel_requested,
+        "can_resume": may and job.status == JobStatus.FAILED,
+        "can_download": owner
+        and actor.can(Perm.DOWNLOAD)
+        and job.status == JobStatus.DONE
+        and bool(job.result_file),
+        "owner": owner,
+    }
+
+
+@login_required
+@require_GET
+def jobs(request: HttpRequest) -> HttpResponse:
+    """The background jobs the user started, newest first."""
+    actor = _actor(request)
+    qs = Job.objects.filter(created_by_user_id=request.user.pk).order_by("-created_at", "-id")
+    page = Paginator(qs, JOBS_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "web/jobs.html",
+        {
+            "can": _can(actor),
+            "page": page,
+            "rows": [_job_context(actor, j) for j in page],
+        },
+    )
+
+
+@login_required
+@require_GET
+def job(request: HttpRequest, pk: int) -> HttpResponse:
+    actor, job = _job_for(request, pk)
+    return render(request, "web/job.html", {"can": _can(actor), **_job_context(actor, job)})
+
+
+@login_required
+@require_GET
+def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The progress part of the job page (htmx polls it every second until the job has finished)."""
+    actor, job = _job_for(request, pk)
+    return render(request, "web/_job_progress.html", {"can": _can(actor), **_job_context(actor, job)})
+
+
+@login_required
+@require_POST
+def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    actor, job = _job_for(request, pk)
+    try:
+        job = job_services.cancel_job(actor, job.pk)
+    except RolePermissionDenied as exc:
+        raise HttpForbidden(exc.perm.value) from None
+    except DanganError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        if job.status == JobStatus.CANCELLED:
+            messages.success(request, _("The job was cancelled."))
+        else:
+            messages.success(
+                request, _("The job stops before its next record; records already done stay done.")
+            )
+    return HttpResponseRedirect(reverse("web:job", args=[pk]))
+
+
+@login_required
+@require_POST
+def job_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    actor, job = _job_for(request, pk)
+    try:
+        job_services.resume_job(actor, job.pk)
+    except RolePermissionDenied as exc:
+        raise HttpForbidden(exc.perm.value) from None
+    except DanganError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, _("The job continues after the last record it processed."))
+    return HttpResponseRedirect(reverse("web:job", args=[pk]))
+
+
+@login_required
+@require_GET
+def job_result(request: HttpRequest, pk: int) -> FileResponse:
+    """The ZIP of a finished export; only for the user who started the job."""
+    actor = _actor(request)
+    try:
+        job, stream = job_services.open_result(actor, pk)
+    except job_services.JobNotFound:
+        raise Http404(_("No such job.")) from None
+    except RolePermissionDenied as exc:
+        raise HttpForbidden(exc.perm.value) from None
+    except DanganError:
+        raise Http404(_("This job has no file to download.")) from None
+    response = FileResponse(
+        stream, as_attachment=True, filename=job.result_name, content_type="application/zip"
+    )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
