@@ -7,9 +7,6 @@ formal library as one ZIP of AIPs.
 
 What is not done in the browser, and why:
 
-* The item's 容缺 permission (the archive-stage check profile ``{"archive": {"2-9": {"blocking":
-  false}}}``) is set through the catalogue services in the fixture: the only screen for check profiles
-  is the Django admin of the system administrator, not a page of the records officer.
 * The cases arrive through the intake services (a service system sends them; there is no upload page).
 
 Same Chromium and live-server set-up as test_ui_flow.py. The bulk job runs in the in-process thread
@@ -45,10 +42,9 @@ def _allow_orm_next_to_playwright(monkeypatch):
 
 @pytest.fixture
 def arrangement(transactional_db, settings):
-    """An officer and a service item whose scope lacks the 申请书 (A01) and that allows 容缺."""
+    """An officer and a service item whose scope lacks the 申请书 (A01); 容缺 is allowed in the browser."""
     from dangan.accounts.roles import Actor, Role
     from dangan.accounts.services import create_user
-    from dangan.archive.tests.conftest import ALLOW_GAP
     from dangan.catalog import services as catalog
 
     settings.JOBS_EAGER = True
@@ -59,7 +55,6 @@ def arrangement(transactional_db, settings):
         actor, fonds, code=ITEM, name="容缺测试事项", retention="D30", class_code="SP",
         scope=[{"code": "B01", "name": "受理通知书", "required": True},
                {"code": "C01", "name": "决定书", "required": True}],
-        check_profile=ALLOW_GAP,
     )  # fmt: skip
 
 
@@ -116,6 +111,10 @@ def test_officer_sets_up_the_item_archives_with_a_gap_supplements_and_bulk_confi
             scope_form.get_by_label("必要性").select_option(label="必要")
             scope_form.get_by_role("button", name="保存材料").click()
             expect(page.locator("table.scope tr[data-material='A01']")).to_contain_text("必要")
+            # ... and 容缺归档 allowed for the item (part of its archiving configuration).
+            expect(page.locator("#gap-state")).to_contain_text("不允许")
+            page.locator("#gap-form").get_by_role("button", name="允许容缺归档").click()
+            expect(page.locator("#gap-state")).to_contain_text("允许：")
 
             # 2. ... and a new retention version (permanent) with its basis and effective date.
             retention_form = page.locator("#retention-form")

@@ -466,6 +466,30 @@ def set_scope_material(actor: Actor, item: ServiceItem, *, code: str, name: str,
     return replace_scope(actor, current, scope)
 
 
+def gap_allowed(item: ServiceItem) -> bool:
+    """容缺归档 allowed: a missing required material (2-9) does not block the archiving checks."""
+    return check_profile_for(Stage.ARCHIVE, item).blocking_of("2-9") is False
+
+
+@transaction.atomic
+def set_gap_allowed(actor: Actor, item: ServiceItem, allowed: bool) -> None:
+    """Allow or forbid 容缺归档 for the service item (its archive-stage profile: 2-9 blocking or not).
+
+    A case lacking a required material then reaches the pre-archive library flagged with its gap;
+    the officer archives it only with a reason, or returns it.
+    """
+    require(actor, Perm.MANAGE_SCHEDULE)
+    current = ServiceItem.objects.select_for_update().get(pk=item.pk)
+    profile = {stage: dict(items) for stage, items in (current.check_profile or {}).items()}
+    archive = profile.setdefault(Stage.ARCHIVE.value, {})
+    archive["2-9"] = {**archive.get("2-9", {}), "blocking": not allowed}
+    validate_check_profile(profile)
+    current.check_profile = profile
+    current.save(update_fields=["check_profile"])
+    item.check_profile = profile
+    events.catalog_changed(actor, "service_item", current.pk, code=current.code, gap_allowed=allowed)
+
+
 @transaction.atomic
 def remove_scope_material(actor: Actor, item: ServiceItem, code: str) -> bool:
     require(actor, Perm.MANAGE_SCHEDULE)

@@ -172,6 +172,7 @@ def _item_page(
         },
         history=history,
         scope=services.normalise_scope(item.scope),
+        gap_allowed=services.gap_allowed(item),
         last_archived_on=services.last_archived_on(item),
         retention_form=retention_form
         or RetentionChangeForm(
@@ -275,6 +276,27 @@ def scope_remove(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _error_text(exc))
     else:
         messages.success(request, _("Removed {code} from the archiving scope.").format(code=code))
+    return _back(target, "#scope")
+
+
+@login_required
+@require_POST
+def item_gap(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    _need(actor, Perm.MANAGE_SCHEDULE)
+    target = _item(pk)
+    allowed = request.POST.get("allowed") == "1"
+    try:
+        services.set_gap_allowed(actor, target, allowed)
+    except (DanganError, RolePermissionDenied) as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(
+            request,
+            _("Archiving with a gap is now allowed.")
+            if allowed
+            else _("Archiving with a gap is no longer allowed."),
+        )
     return _back(target, "#scope")
 
 

@@ -186,3 +186,27 @@ def test_refusals(clerk_client, sysadmin_client, fonds):
 def test_anonymous_is_sent_to_login(client, fonds):
     resp = client.get("/catalog/")
     assert resp.status_code == 302 and "/login/" in resp["Location"]
+
+
+def test_officer_allows_archiving_with_a_gap_on_the_item_page(client, db):
+    """容缺归档 is part of the archiving configuration the records officer keeps (no admin JSON needed)."""
+    from dangan.accounts.roles import Actor, Role
+    from dangan.accounts.services import create_user
+    from dangan.catalog import services
+    from dangan.catalog.models import ServiceItem
+
+    fonds = services.upsert_fonds(Actor.system("t"), code="G001", name="示范单位", region_code="330899")
+    item = services.upsert_service_item(
+        Actor.system("t"), fonds, code="GAP-ITEM", name="容缺事项", retention="D10"
+    )
+    create_user("gapofficer", [Role.RECORDS_OFFICER], password="officer-password-42")
+    client.login(username="gapofficer", password="officer-password-42")
+    assert not services.gap_allowed(item)
+    res = client.post(f"/catalog/items/{item.pk}/gap/", {"allowed": "1"})
+    assert res.status_code == 302
+    item = ServiceItem.objects.get(pk=item.pk)
+    assert services.gap_allowed(item) and item.check_profile["archive"]["2-9"] == {"blocking": False}
+    page = client.get(f"/catalog/items/{item.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "不允许容缺归档" in page  # the button now offers to switch it off
+    client.post(f"/catalog/items/{item.pk}/gap/", {"allowed": "0"})
+    assert not services.gap_allowed(ServiceItem.objects.get(pk=item.pk))

@@ -156,6 +156,10 @@ class StageProfile:
     def numbers(self) -> tuple[str, ...]:
         return tuple(e.number for e in self.entries)
 
+    def blocking_of(self, number: str) -> bool | None:
+        """Whether a failure of the item blocks; None when the item does not run."""
+        return next((e.blocking for e in self.entries if e.number == number), None)
+
     def apply_overrides(self, overrides: Mapping[str, Mapping[str, Any]] | None) -> StageProfile:
         """Overrides keyed by item number: ``{"enabled": bool, "blocking": bool}`` (validated)."""
         if not overrides:
