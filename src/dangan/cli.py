@@ -181,7 +181,7 @@ def _ingest_table(results: list[dict[str, Any]]) -> None:
 
 @main.group()
 def archive() -> None:
-    """Formal library: confirm pre-archived cases, return them."""
+    """Formal library: confirm, return, archive with a gap, supplement, correct, versions, bulk work."""
 
 
 def _find_record(ref: str) -> Any:

@@ -211,6 +211,12 @@ def replace_file(draft: Draft, staged: Staged) -> None:
         raise DanganError(
             f"the record has no content file {old!r} to replace", code="UNKNOWN_FILE", target=old
         )
+    if draft.reused[old] == staged.facts.sm3:
+        raise DanganError(
+            f"{up.filename} has exactly the bytes of {old}: replacing it would change nothing",
+            code="NOTHING_TO_CHANGE",
+            target=old,
+        )
     ext = _extension(up.filename)
     new = str(PurePosixPath(old).with_suffix(ext))
     if new != old and any((e.path or "").casefold() == new.casefold() for e in draft.pkg.files):

@@ -19,6 +19,7 @@ class Fonds(models.Model):
 
     class Meta:
         verbose_name = "全宗 fonds"
+        verbose_name_plural = "全宗 fonds"
         ordering = ["code"]
 
     def __str__(self) -> str:
@@ -59,6 +60,7 @@ class ServiceItem(models.Model):
 
     class Meta:
         verbose_name = "事项 service item"
+        verbose_name_plural = "事项 service item"
         unique_together = [("fonds", "code")]
         ordering = ["fonds__code", "code"]
 
@@ -81,6 +83,7 @@ class SourceSystem(models.Model):
 
     class Meta:
         verbose_name = "来源系统 source system"
+        verbose_name_plural = "来源系统 source system"
         ordering = ["code"]
 
     def __str__(self) -> str:
@@ -115,6 +118,7 @@ class RetentionCode(models.Model):
 
     class Meta:
         verbose_name = "保管期限代码 retention code"
+        verbose_name_plural = "保管期限代码 retention code"
         ordering = ["code"]
 
     def __str__(self) -> str:
@@ -147,6 +151,7 @@ class ArchiveClass(models.Model):
 
     class Meta:
         verbose_name = "分类 class"
+        verbose_name_plural = "分类 class"
         unique_together = [("fonds", "code")]
         ordering = ["fonds__code", "order", "code"]
 
@@ -184,6 +189,7 @@ class RetentionRule(models.Model):
 
     class Meta:
         verbose_name = "保管期限规则 retention rule"
+        verbose_name_plural = "保管期限规则 retention rule"
         ordering = ["service_item", "material_code", "effective_from", "id"]
         indexes = [models.Index(fields=["service_item", "material_code", "effective_from"])]
 

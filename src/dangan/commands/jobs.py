@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from django.utils import timezone
 
 
 def _record_ids(refs: tuple[str, ...], *, status: str | None) -> list[int]:
@@ -55,8 +56,10 @@ def job_dict(job: Any) -> dict[str, Any]:
         "kind": job.kind,
         "status": job.status,
         "created_by": job.created_by,
-        "created_at": job.created_at.isoformat(timespec="seconds"),
-        "finished_at": job.finished_at.isoformat(timespec="seconds") if job.finished_at else None,
+        "created_at": timezone.localtime(job.created_at).isoformat(timespec="seconds"),
+        "finished_at": timezone.localtime(job.finished_at).isoformat(timespec="seconds")
+        if job.finished_at
+        else None,
         "total": job.total,
         "processed": job.position,
         "done": job.done,
@@ -231,7 +234,7 @@ def jobs_list(limit: int, as_json: bool) -> None:
     for job in rows:
         table.add_row(
             str(job.pk), job.kind, job.status, f"{job.position}/{job.total}", str(job.failed), job.created_by,
-            job.created_at.strftime("%Y-%m-%d %H:%M"),
+            timezone.localtime(job.created_at).strftime("%Y-%m-%d %H:%M"),
         )  # fmt: skip
     cli.out.print(table)
 

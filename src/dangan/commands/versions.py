@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from django.utils import timezone
 
 
 def _summary(aip: Any) -> str:
@@ -152,7 +153,11 @@ def versions(ref: str, as_json: bool) -> None:
             "gap_materials": record.gap_materials,
             "gap_reason": record.gap_reason,
             "versions": [
-                {k: (v.isoformat() if k == "created_at" else v) for k, v in row.items() if k != "aip"}
+                {
+                    k: (timezone.localtime(v).isoformat() if k == "created_at" else v)
+                    for k, v in row.items()
+                    if k != "aip"
+                }
                 for row in rows
             ],
         }
@@ -162,7 +167,7 @@ def versions(ref: str, as_json: bool) -> None:
         cli.out.print(f"{record.file_number}: no AIP yet ({record.status})")
         sys.exit(0)
     for row in rows:
-        when = row["created_at"].strftime("%Y-%m-%d %H:%M:%S")
+        when = timezone.localtime(row["created_at"]).strftime("%Y-%m-%d %H:%M:%S %z")
         cli.out.print(
             f"v{row['version']} {row['kind']:<10} {when} {row['created_by'] or '—'} "
             f"{row['tagmanifest_sm3']} {row['reason'] or ''}".rstrip()

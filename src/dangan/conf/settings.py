@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from dangan.core import antivirus as _antivirus
 from dangan.core import deadlines as _deadline_rules
 
 
@@ -220,6 +221,7 @@ MAX_COMPRESSION_RATIO = float(env("MAX_RATIO", "100"))
 # Virus scanner for check items 4-1/4-2: "clamd:/run/clamav/clamd.ctl", "clamd:tcp://host:3310",
 # "clamscan" or "clamscan:/path/to/database". Empty: 4-1/4-2 report "not run" (docs/antivirus.md).
 CLAMAV = env("CLAMAV", "")
+_antivirus.scanner_from_config(CLAMAV or None)  # a mistyped value stops start-up (BAD_SCANNER_CONFIG)
 # Trusted seal-maker / signer certificates for OFD e-seals (check 1-1): a folder (makers/, signers/) or a
 # PEM bundle. Empty: seals are verified for integrity; their maker is reported as not verified.
 OFD_TRUST = env("OFD_TRUST", "")

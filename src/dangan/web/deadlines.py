@@ -335,6 +335,7 @@ BAND_LABELS = {
     "overdue": gettext_lazy("Overdue"),
     "due_30": gettext_lazy("Due within 30 days"),
     "due_90": gettext_lazy("Due in 31–90 days"),
+    "later": gettext_lazy("Due after 90 days"),
 }
 
 
