@@ -93,7 +93,10 @@ def test_a_change_applies_only_to_records_archived_after_it(tmp_path, test_catal
     for record, code in ((first, "D30"), (third, "Y")):
         description = archive.latest_aip(record).files.get(path=archive.DESCRIPTION_FILE)
         with default_store().open(description.sm3) as f:
-            assert f"<保管期限>{code}</保管期限>".encode() in f.read()
+            text = f.read().decode()
+        assert f"<保管期限>{code}</保管期限>" in text
+        assert "<保管期限依据>" in text and record.retention_basis in text  # the rule that decided it
+    assert "第3条" in third.retention_basis
     assert AuditEvent.objects.filter(kind="schedule.rule_added", object_id=str(rule.pk)).count() == 1
 
 

@@ -24,6 +24,8 @@ class Record(models.Model):
     applicant_name = models.CharField("申请人", max_length=200, blank=True)
     year = models.PositiveIntegerField("年度", db_index=True)
     retention = models.CharField("保管期限", max_length=8, choices=list(RETENTION_CODES.items()))
+    # The retention schedule rule that decided 保管期限 when the record was archived (kept for every version).
+    retention_basis = models.CharField("保管期限依据", max_length=500, blank=True)
     accepted_at = models.DateTimeField("受理时间", null=True, blank=True)
     completed_at = models.DateTimeField("办结时间", null=True, blank=True)
     content_digest = models.CharField(max_length=64)

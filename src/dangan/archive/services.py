@@ -157,6 +157,7 @@ def _description_xml(
         ("年度", str(record.year)),
         ("保管期限", record.retention),
         ("保管期限名称", retention_label(record.retention)),
+        ("保管期限依据", record.retention_basis),
         ("题名", record.title),
         ("办件编号", record.case_number),
         ("归档时间", archived_at),
@@ -306,7 +307,8 @@ def confirm(actor: Actor, record_id: int, *, rule: str = "", gap_reason: str = "
         # (the longest of the item's rule and its materials' rules); it goes into the 档号 and the AIP.
         from dangan.catalog.services import retention_for_record
 
-        record.retention = retention_for_record(record, on=timezone.localdate()).code
+        decision = retention_for_record(record, on=timezone.localdate())
+        record.retention, record.retention_basis = decision.code, decision.describe()[:500]
         code = allocate_archival_code(record)
         now = timezone.now()
         archived_at = timezone.localtime(now).isoformat(timespec="seconds")
@@ -342,7 +344,15 @@ def confirm(actor: Actor, record_id: int, *, rule: str = "", gap_reason: str = "
         record.archived_by = actor.name
         record.gap_reason = reason
         record.save(
-            update_fields=["status", "archival_code", "archived_at", "archived_by", "gap_reason", "retention"]
+            update_fields=[
+                "status",
+                "archival_code",
+                "archived_at",
+                "archived_by",
+                "gap_reason",
+                "retention",
+                "retention_basis",
+            ]
         )
         if reason:
             events.record_archived_with_gap(
