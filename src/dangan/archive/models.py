@@ -58,6 +58,9 @@ class Record(models.Model):
         indexes = [
             models.Index(fields=["status", "-created_at"]),
             models.Index(fields=["fonds", "year", "status"]),
+            # deadline lists (transfer: by archiving date; archiving: by completion date)
+            models.Index(fields=["status", "archived_at"]),
+            models.Index(fields=["status", "completed_at"]),
         ]
         constraints = [
             # One live record per 电子文件号; a returned (退回) case may be sent again, corrected.

@@ -296,7 +296,8 @@ class _Export:
         self.actor = actor
         self.format = str(job.params.get("format", "aip-zip"))
         self.folder = result_dir(job)
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for folder in (self.folder.parent.parent, self.folder.parent, self.folder):  # exports/, jobs/, <id>/
+            folder.mkdir(exist_ok=True, mode=0o700)  # exports hold personal data
         kind = "aip" if self.format == "aip-zip" else "eep"
         self.name = f"dangan-job{job.pk}-{kind}.zip"
         self.partial = self.folder / f".{self.name}.partial"
