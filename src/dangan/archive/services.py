@@ -282,7 +282,9 @@ def confirm(actor: Actor, record_id: int, *, rule: str = "", gap_reason: str = "
     with transaction.atomic():
         try:
             record = (
-                Record.objects.select_for_update().select_related("fonds", "service_item").get(pk=record_id)
+                Record.objects.select_for_update(of=("self",))
+                .select_related("fonds", "service_item")
+                .get(pk=record_id)
             )
         except Record.DoesNotExist:
             raise RecordNotFound(f"no record with id {record_id}") from None
@@ -384,7 +386,8 @@ def reclassify(actor: Actor, record_id: int, *, class_code: str) -> Record:
     code = (class_code or "").strip()
     with transaction.atomic():
         record = (
-            Record.objects.select_for_update()
+            # PostgreSQL cannot lock the nullable side of the outer join to archive_class: lock the record only
+            Record.objects.select_for_update(of=("self",))
             .select_related("fonds", "service_item", "archive_class")
             .filter(pk=record_id)
             .first()
