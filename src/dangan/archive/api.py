@@ -6,7 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
-from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
@@ -19,8 +26,14 @@ from dangan.accounts.roles import Perm
 from dangan.accounts.roles import PermissionDenied as RolePermissionDenied
 from dangan.archive import services
 from dangan.archive.models import Record
+from dangan.archive.states import CHOICES
 from dangan.core.errors import DanganError
-from dangan.ingest.api import request_actor
+from dangan.ingest.api import AUTH_ERRORS, UploadField, error, request_actor
+
+# The id in the path: the URL pattern matches digits only.
+RECORD_ID = OpenApiParameter("id", {"type": "integer", "minimum": 0}, OpenApiParameter.PATH)
+NOT_FOUND = {404: error("no such record")}
+REFUSED = {400: error("refused: ``code`` and ``message`` say why"), **AUTH_ERRORS, **NOT_FOUND}
 
 
 class RecordSerializer(serializers.ModelSerializer[Record]):
@@ -80,6 +93,18 @@ class RecordDetailSerializer(RecordSerializer):
         ]
 
 
+@extend_schema_view(
+    get=extend_schema(
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=[value for value, _ in CHOICES]),
+            OpenApiParameter("year", OpenApiTypes.INT),
+            OpenApiParameter("retention", OpenApiTypes.STR),
+            OpenApiParameter("fonds", OpenApiTypes.STR, description="全宗号"),
+            OpenApiParameter("service_item", OpenApiTypes.STR, description="事项编码"),
+        ],
+        responses={200: RecordSerializer(many=True), 400: error("year is not a number"), **AUTH_ERRORS},
+    )
+)
 class RecordListView(ListAPIView[Record]):
     serializer_class = RecordSerializer
 
@@ -88,6 +113,8 @@ class RecordListView(ListAPIView[Record]):
             raise PermissionDenied()
         qs = Record.objects.select_related("fonds", "service_item").order_by("-created_at")
         params = self.request.query_params
+        if params.get("year") and not params["year"].isdecimal():
+            raise ValidationError({"year": "a year, e.g. 2025"})
         for name in ("status", "year", "retention"):
             if params.get(name):
                 qs = qs.filter(**{name: params[name]})
@@ -99,7 +126,9 @@ class RecordListView(ListAPIView[Record]):
 
 
 class RecordDetailView(APIView):
-    @extend_schema(responses={200: RecordDetailSerializer})
+    @extend_schema(
+        parameters=[RECORD_ID], responses={200: RecordDetailSerializer, **AUTH_ERRORS, **NOT_FOUND}
+    )
     def get(self, request: Request, pk: int) -> Response:
         if not request_actor(request).can(Perm.VIEW_RECORDS):
             raise PermissionDenied()
@@ -118,7 +147,8 @@ def _field(request: Request, name: str) -> str:
 class ConfirmView(APIView):
     @extend_schema(
         request=inline_serializer("ConfirmRequest", {"gap_reason": serializers.CharField(required=False)}),
-        responses={200: RecordSerializer},
+        parameters=[RECORD_ID],
+        responses={200: RecordSerializer, **REFUSED},
         summary="Confirm archiving: assign 档号, write AIP (a case with a gap needs gap_reason)",
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -136,7 +166,8 @@ class ConfirmView(APIView):
 class ReturnView(APIView):
     @extend_schema(
         request=inline_serializer("ReturnRequest", {"reason": serializers.CharField()}),
-        responses={200: RecordSerializer},
+        parameters=[RECORD_ID],
+        responses={200: RecordSerializer, **REFUSED},
         summary="Return a pre-archived case with a reason",
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -168,7 +199,11 @@ def _refusal(exc: Exception) -> Exception:
 
 
 class VersionsView(APIView):
-    @extend_schema(responses={200: AipVersionSerializer(many=True)}, summary="AIP versions, newest first")
+    @extend_schema(
+        parameters=[RECORD_ID],
+        responses={200: AipVersionSerializer(many=True), **AUTH_ERRORS, **NOT_FOUND},
+        summary="AIP versions, newest first",
+    )
     def get(self, request: Request, pk: int) -> Response:
         if not request_actor(request).can(Perm.VIEW_RECORDS):
             raise PermissionDenied()
@@ -189,11 +224,12 @@ class SupplementView(APIView):
                     "material_code": serializers.CharField(),
                     "category": serializers.CharField(required=False),
                     "reason": serializers.CharField(),
-                    "files": serializers.ListField(child=serializers.FileField()),
+                    "files": serializers.ListField(child=UploadField()),
                 },
             )
         },
-        responses={200: AipVersionSerializer},
+        parameters=[RECORD_ID],
+        responses={200: AipVersionSerializer, **REFUSED},
         summary="Supply missing materials (容缺): writes a new AIP version",
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -225,11 +261,12 @@ class CorrectView(APIView):
                         required=False, help_text='JSON object {"<group>/<element>": "new value"}'
                     ),
                     "replace_path": serializers.CharField(required=False),
-                    "replace_file": serializers.FileField(required=False),
+                    "replace_file": UploadField(required=False),
                 },
             )
         },
-        responses={200: AipVersionSerializer},
+        parameters=[RECORD_ID],
+        responses={200: AipVersionSerializer, **REFUSED},
         summary="Correct an archived record (更正): writes a new AIP version",
     )
     def post(self, request: Request, pk: int) -> Response:

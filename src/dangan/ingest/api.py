@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import parsers, serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
@@ -18,6 +19,24 @@ from dangan.core.checks.model import Stage
 from dangan.core.errors import DanganError
 from dangan.ingest import services
 from dangan.ingest.models import Submission
+
+
+@extend_schema_field({"type": "string", "format": "binary"})
+class UploadField(serializers.FileField):
+    """A multipart file part, documented as binary (drf-spectacular's default ``format: uri`` is for
+    responses)."""
+
+
+def error(description: str) -> OpenApiResponse:
+    """An error answer: a JSON object (``detail``, or field errors, or ``code`` and ``message``)."""
+    return OpenApiResponse(OpenApiTypes.OBJECT, description=description)
+
+
+# The answers every API operation may give before its own logic runs.
+AUTH_ERRORS = {
+    401: error("no or invalid credentials"),
+    403: error("this account may not do this (or the CSRF token of a session is missing)"),
+}
 
 
 def request_actor(request: Request) -> Actor:
@@ -59,8 +78,13 @@ class CaseUploadView(APIView):
     parser_classes = [parsers.MultiPartParser]
 
     @extend_schema(
-        request=inline_serializer("CaseUpload", {"package": serializers.FileField()}),
-        responses={202: SubmissionSerializer, 400: OpenApiResponse(description="no package file")},
+        request=inline_serializer("CaseUpload", {"package": UploadField()}),
+        responses={
+            202: SubmissionSerializer,
+            400: error("no package file"),
+            **AUTH_ERRORS,
+            413: error("package too large"),
+        },
         summary="Send a case package (ZIP); answered 202 with a status URL",
     )
     def post(self, request: Request) -> Response:
@@ -91,7 +115,7 @@ class PrecheckView(APIView):
         request=inline_serializer(
             "CheckUpload",
             {
-                "package": serializers.FileField(),
+                "package": UploadField(),
                 "stage": serializers.ChoiceField(choices=[s.value for s in Stage], required=False),
             },
         ),
@@ -104,8 +128,9 @@ class PrecheckView(APIView):
                     "report": serializers.DictField(),
                 },
             ),
-            400: OpenApiResponse(description="no package file, or the package cannot be read"),
-            413: OpenApiResponse(description="package too large"),
+            400: error("no package file, or the package cannot be read"),
+            **AUTH_ERRORS,
+            413: error("package too large"),
         },
         summary="Pre-check a case package (ZIP) without sending it: the four-property check report",
     )
@@ -137,7 +162,14 @@ class PrecheckView(APIView):
 
 
 class SubmissionView(APIView):
-    @extend_schema(responses={200: SubmissionSerializer}, summary="Outcome and check report of a submission")
+    @extend_schema(
+        responses={
+            200: SubmissionSerializer,
+            **AUTH_ERRORS,
+            404: error("no such submission (of this system)"),
+        },
+        summary="Outcome and check report of a submission",
+    )
     def get(self, request: Request, pk: str) -> Response:
         actor = request_actor(request)
         sub = Submission.objects.select_related("record").filter(pk=pk).first()
