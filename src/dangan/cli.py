@@ -82,6 +82,7 @@ def main() -> None:
 
 
 def _register_commands() -> None:
+    from dangan.commands.audit import audit
     from dangan.commands.check import check
     from dangan.commands.eep import export_eep, verify_eep
     from dangan.commands.jobs import ARCHIVE_COMMANDS as bulk_commands
@@ -90,7 +91,7 @@ def _register_commands() -> None:
     from dangan.commands.schedule import schedule
     from dangan.commands.versions import COMMANDS as version_commands
 
-    for command in (check, ofd_verify, export_eep, verify_eep, schedule, jobs_group):
+    for command in (check, ofd_verify, export_eep, verify_eep, schedule, jobs_group, audit):
         main.add_command(command)
     for command in version_commands:  # archive confirm-gap | supplement | correct | versions | export-version
         archive.add_command(command)
