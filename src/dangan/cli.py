@@ -82,6 +82,7 @@ def main() -> None:
 
 
 def _register_commands() -> None:
+    from dangan.commands.accounts import COMMANDS as account_commands
     from dangan.commands.audit import audit
     from dangan.commands.check import check
     from dangan.commands.eep import export_eep, verify_eep
@@ -92,6 +93,8 @@ def _register_commands() -> None:
     from dangan.commands.versions import COMMANDS as version_commands
 
     for command in (check, ofd_verify, export_eep, verify_eep, schedule, jobs_group, audit):
+        main.add_command(command)
+    for command in account_commands:  # user … | source …
         main.add_command(command)
     for command in version_commands:  # archive confirm-gap | supplement | correct | versions | export-version
         archive.add_command(command)
@@ -339,67 +342,6 @@ def export_aip(archival_code: str, dest: Path) -> None:
     out.print(f"AIP written to {path}")
 
 
-# ----------------------------------------------------------------------------- users, sources
-
-
-@main.group()
-def user() -> None:
-    """Accounts."""
-
-
-@user.command("create")
-@click.argument("username")
-@click.option(
-    "--role", "roles", multiple=True, required=True, help="records_officer, service_clerk, system_admin"
-)
-def user_create(username: str, roles: tuple[str, ...]) -> None:
-    """Create a user; prints a one-time password."""
-    _setup()
-    from dangan.accounts.roles import Role
-    from dangan.accounts.services import create_user
-    from dangan.core.errors import DanganError
-
-    try:
-        role_list = [Role(r) for r in roles]
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
-    from django.contrib.auth.models import User
-
-    if User.objects.filter(username=username).exists():
-        _fail(DanganError(f"user {username!r} already exists", code="USER_EXISTS"))
-    _, password = create_user(username, role_list)
-    out.print(
-        f"user {username} created; initial password (change it after the first login): [bold]{password}"
-    )
-
-
-@main.group()
-def source() -> None:
-    """Source systems (service systems that send cases through the API)."""
-
-
-@source.command("add")
-@click.argument("code")
-@click.argument("name")
-@click.option("--fonds", "fonds_codes", multiple=True, required=True)
-def source_add(code: str, name: str, fonds_codes: tuple[str, ...]) -> None:
-    """Create or re-key a source system; prints its API token once."""
-    _setup()
-    from dangan.catalog.models import Fonds
-    from dangan.catalog.services import issue_source_token
-
-    fonds = list(Fonds.objects.filter(code__in=fonds_codes))
-    missing = set(fonds_codes) - {f.code for f in fonds}
-    if missing:
-        raise click.UsageError(f"unknown fonds: {', '.join(sorted(missing))}")
-    from dangan.catalog.models import SourceSystem
-
-    if SourceSystem.objects.filter(code=code).exists():
-        console.print(f"[yellow]{code} exists: it gets a new token and the old one stops working now")
-    _, token = issue_source_token(_actor(None), code=code, name=name, fonds=fonds)
-    out.print(f"token for {code} (shown once): [bold]{token}")
-
-
 # ------------------------------------------------------------------------ running the product
 
 
@@ -431,8 +373,9 @@ def _serve(host: str, port: int, threads: int) -> None:
     console.print(f"[bold green]dangan[/] serving on [link]http://{host}:{port}/[/link]  (Ctrl+C to stop)")
     from django.conf import settings
 
-    # The server refuses bodies over the package limit (413) before they reach the disk.
-    body_limit = settings.MAX_PACKAGE_BYTES + 1024 * 1024
+    # The server refuses bodies over the upload limit (413) before they reach the disk
+    # (DANGAN_MAX_UPLOAD_BYTES: the package limit plus the multipart framing, by default).
+    body_limit = settings.MAX_UPLOAD_BYTES
     waitress_serve(
         application, host=host, port=port, threads=threads, max_request_body_size=body_limit, ident="dangan"
     )

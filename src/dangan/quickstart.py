@@ -64,7 +64,7 @@ def setup_instance(console: Console) -> None:
     if not User.objects.filter(username=ADMIN).exists():
         # One account that can both configure the catalogue and work as records officer, for a demo.
         # Separating the administrators (三员分立) comes with the accounts work.
-        _, password = create_user(ADMIN, [Role.RECORDS_OFFICER, Role.SYSTEM_ADMIN], superuser=True)
+        _, password = create_user(ADMIN, [Role.RECORDS_OFFICER, Role.SYSTEM_ADMIN])
         console.print(
             f"管理员 administrator: [bold]{ADMIN}[/]  初始密码 initial password: [bold yellow]{password}[/]"
         )

@@ -20,6 +20,7 @@ from tests.e2e.test_ui_flow import (
     PASSWORD,
     RESULTS,
     accept_dialogs,
+    csp_violations,
     log_in,
     requests_elsewhere,
     require_chromium,
@@ -81,6 +82,7 @@ def test_officer_archives_with_a_gap_supplements_and_sees_both_versions(live_ser
             page.set_default_timeout(15_000)
             dialogs = accept_dialogs(page)
             outside = requests_elsewhere(page, live_server.url)
+            csp = csp_violations(page)
             log_in(page, live_server.url, "/prearchive/")
 
             # The pre-archive library shows the gap and sends the officer to the record for a reason.
@@ -164,3 +166,4 @@ def test_officer_archives_with_a_gap_supplements_and_sees_both_versions(live_ser
         (3, "correction"),
     ]
     assert not outside, outside
+    assert not csp, csp  # every page works under the Content-Security-Policy

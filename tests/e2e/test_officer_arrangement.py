@@ -26,6 +26,7 @@ from tests.e2e.test_ui_flow import (
     PASSWORD,
     RESULTS,
     accept_dialogs,
+    csp_violations,
     log_in,
     requests_elsewhere,
     require_chromium,
@@ -99,6 +100,7 @@ def test_officer_sets_up_the_item_archives_with_a_gap_supplements_and_bulk_confi
             page.set_default_timeout(15_000)
             dialogs = accept_dialogs(page)
             outside = requests_elsewhere(page, live_server.url)
+            csp = csp_violations(page)
             log_in(page, live_server.url, "/catalog/")
 
             # 1. The catalogue: the item's archiving scope gets the 申请书 as a required material.
@@ -224,3 +226,4 @@ def test_officer_sets_up_the_item_archives_with_a_gap_supplements_and_bulk_confi
         "supplement",
     ]
     assert not outside, outside
+    assert not csp, csp  # every page works under the Content-Security-Policy

@@ -80,6 +80,7 @@ def test_officer_confirms_a_case_and_reads_its_record(live_server, pending_recor
             page.set_default_timeout(15_000)
             dialogs = accept_dialogs(page)
             outside = requests_elsewhere(page, live_server.url)
+            csp = csp_violations(page)
 
             page.goto(f"{live_server.url}/prearchive/")
             expect(page).to_have_url(re.compile(r"/login/\?next=/prearchive/$"))
@@ -139,6 +140,7 @@ def test_officer_confirms_a_case_and_reads_its_record(live_server, pending_recor
     assert record.status == "archived"
     assert record.archival_code == code
     assert not outside, outside
+    assert not csp, csp  # every page works under the Content-Security-Policy
 
 
 @pytest.mark.browser
@@ -156,6 +158,7 @@ def test_officer_returns_a_case_and_reads_why(live_server, pending_record):
             page.set_default_timeout(15_000)
             dialogs = accept_dialogs(page)
             outside = requests_elsewhere(page, live_server.url)
+            csp = csp_violations(page)
             log_in(page, live_server.url, "/prearchive/")
 
             # The record page of a pre-archived case belongs to the pre-archive library.
@@ -187,6 +190,7 @@ def test_officer_returns_a_case_and_reads_why(live_server, pending_record):
     record.refresh_from_db()
     assert record.status == "returned"
     assert not outside, outside
+    assert not csp, csp  # every page works under the Content-Security-Policy
 
 
 def accept_dialogs(page) -> list[str]:
@@ -198,6 +202,20 @@ def accept_dialogs(page) -> list[str]:
         dialog.accept()
 
     page.on("dialog", accept)
+    return seen
+
+
+def csp_violations(page) -> list[str]:
+    """What the browser refused under the Content-Security-Policy (inline script, style or handler,
+    eval, a foreign source): Chromium reports each refusal on the console."""
+    seen: list[str] = []
+
+    def check(message) -> None:
+        if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text:
+            where = message.location or {}
+            seen.append(f"{page.url}: {message.text} [{where.get('url', '')}:{where.get('lineNumber', '')}]")
+
+    page.on("console", check)
     return seen
 
 

@@ -27,6 +27,7 @@ from dangan.accounts.roles import PermissionDenied as RolePermissionDenied
 from dangan.archive import services
 from dangan.archive.models import Record
 from dangan.archive.states import CHOICES
+from dangan.audit import events
 from dangan.core.errors import DanganError
 from dangan.ingest.api import AUTH_ERRORS, UploadField, error, request_actor
 
@@ -108,10 +109,19 @@ class RecordDetailSerializer(RecordSerializer):
 class RecordListView(ListAPIView[Record]):
     serializer_class = RecordSerializer
 
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().list(request, *args, **kwargs)
+        data = response.data if isinstance(response.data, dict) else {}
+        rows = data.get("results", [])
+        filters = {k: v[:100] for k, v in request.query_params.items()}
+        events.records_listed(request_actor(request), channel="api", filters=filters, count=len(rows))
+        return response
+
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        if not request_actor(self.request).can(Perm.VIEW_RECORDS):
+        actor = request_actor(self.request)
+        if not actor.can(Perm.VIEW_RECORDS):
             raise PermissionDenied()
-        qs = Record.objects.select_related("fonds", "service_item").order_by("-created_at")
+        qs = services.visible_records(actor).select_related("fonds", "service_item").order_by("-created_at")
         params = self.request.query_params
         if params.get("year") and not params["year"].isdecimal():
             raise ValidationError({"year": "a year, e.g. 2025"})
@@ -130,11 +140,13 @@ class RecordDetailView(APIView):
         parameters=[RECORD_ID], responses={200: RecordDetailSerializer, **AUTH_ERRORS, **NOT_FOUND}
     )
     def get(self, request: Request, pk: int) -> Response:
-        if not request_actor(request).can(Perm.VIEW_RECORDS):
+        actor = request_actor(request)
+        if not actor.can(Perm.VIEW_RECORDS):
             raise PermissionDenied()
-        record = Record.objects.select_related("fonds", "service_item").filter(pk=pk).first()
-        if record is None:
-            raise NotFound()
+        try:
+            record = services.read_record(actor, pk, channel="api")
+        except services.RecordNotFound as exc:
+            raise NotFound() from exc
         return Response(RecordDetailSerializer(record).data)
 
 
@@ -179,7 +191,7 @@ class ReturnView(APIView):
             )
         except RolePermissionDenied as exc:
             raise PermissionDenied(str(exc)) from exc
-        except Record.DoesNotExist as exc:
+        except services.RecordNotFound as exc:
             raise NotFound() from exc
         except DanganError as exc:
             raise ValidationError({"code": exc.code, "message": exc.message}) from exc
@@ -205,11 +217,13 @@ class VersionsView(APIView):
         summary="AIP versions, newest first",
     )
     def get(self, request: Request, pk: int) -> Response:
-        if not request_actor(request).can(Perm.VIEW_RECORDS):
+        actor = request_actor(request)
+        if not actor.can(Perm.VIEW_RECORDS):
             raise PermissionDenied()
-        record = Record.objects.filter(pk=pk).first()
-        if record is None:
-            raise NotFound()
+        try:
+            record = services.read_record(actor, pk, channel="api", what="versions")
+        except services.RecordNotFound as exc:
+            raise NotFound() from exc
         return Response(AipVersionSerializer(cast(Any, _versions(record)), many=True).data)
 
 

@@ -22,7 +22,13 @@ from django.utils import timezone
 import dangan
 from dangan.accounts.roles import Actor, Perm, require
 from dangan.archive.models import Aip, Record, RecordFile
-from dangan.archive.services import RecordNotFound, class_code_of, instance_key, latest_aip
+from dangan.archive.services import (
+    RecordNotFound,
+    check_record_scope,
+    class_code_of,
+    instance_key,
+    latest_aip,
+)
 from dangan.audit import events
 from dangan.core.codes import CodePattern, retention_label
 from dangan.core.errors import ArchivalCodeError
@@ -195,6 +201,7 @@ def export_eep(
     )
     if record is None:
         raise RecordNotFound(f"no archived record with 档号 {archival_code}", target=archival_code)
+    check_record_scope(actor, Perm.DOWNLOAD, record)
     aip = latest_aip(record)
     if aip is None:
         raise RecordNotFound(f"record {archival_code} has no AIP", target=archival_code)

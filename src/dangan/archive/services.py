@@ -27,10 +27,11 @@ from typing import IO, Any, BinaryIO
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from lxml import etree
 
-from dangan.accounts.roles import Actor, Perm, require
+from dangan.accounts.roles import Actor, Perm, PermissionDenied, require, scoped
 from dangan.archive import versions
 from dangan.archive.models import Aip, AipFile, ArchivalCodeCounter, Record, RecordFile
 from dangan.archive.states import GAP, RECORD, GapStatus, RecordStatus, VersionKind
@@ -57,6 +58,34 @@ REPORT_FILE = "dangan/check-report.json"
 
 class RecordNotFound(DanganError):
     code = "RECORD_NOT_FOUND"
+
+
+def visible_records(actor: Actor, perm: Perm = Perm.VIEW_RECORDS) -> QuerySet[Record]:
+    """Every record in the fonds where ``actor`` holds ``perm`` (lists, counts, selections)."""
+    require(actor, perm)
+    return scoped(Record.objects.all(), actor, perm)
+
+
+def read_record(actor: Actor, record_id: int, *, channel: str, what: str = "record") -> Record:
+    """One record for reading (its page, its API answer, its report): scoped and audited."""
+    require(actor, Perm.VIEW_RECORDS)
+    record = Record.objects.select_related("fonds", "service_item").filter(pk=record_id).first()
+    if record is None or not actor.can(Perm.VIEW_RECORDS, record.fonds_id):
+        raise RecordNotFound(f"no record with id {record_id}")
+    events.record_viewed(
+        actor, record.pk, channel=channel, what=what, archival_code=record.archival_code or ""
+    )
+    return record
+
+
+def check_record_scope(actor: Actor, perm: Perm, record: Record) -> None:
+    """Refuse ``perm`` on a record outside the actor's fonds. A record the actor may not even see is
+    reported as not found (its existence is not disclosed); one it may see, as not permitted."""
+    if actor.can(perm, record.fonds_id):
+        return
+    if actor.can(Perm.VIEW_RECORDS, record.fonds_id) or actor.can(Perm.VIEW_SUBMISSIONS, record.fonds_id):
+        raise PermissionDenied(actor, perm, record.fonds_id)
+    raise RecordNotFound(f"no record with id {record.pk}")
 
 
 class VersionConflict(DanganError):
@@ -288,6 +317,7 @@ def confirm(actor: Actor, record_id: int, *, rule: str = "", gap_reason: str = "
             )
         except Record.DoesNotExist:
             raise RecordNotFound(f"no record with id {record_id}") from None
+        check_record_scope(actor, Perm.CONFIRM, record)
         RECORD.transition(RecordStatus(record.status), RecordStatus.ARCHIVED)
         reason = ""
         if record.gap_status == GapStatus.OPEN:
@@ -394,6 +424,7 @@ def reclassify(actor: Actor, record_id: int, *, class_code: str) -> Record:
         )
         if record is None:
             raise RecordNotFound(f"no record with id {record_id}")
+        check_record_scope(actor, Perm.RECLASSIFY, record)
         if record.status != RecordStatus.PRE_ARCHIVE:
             raise DanganError(
                 f"{record.archival_code or record.file_number} is {record.status}: only pre-archived cases "
@@ -425,7 +456,10 @@ def return_record(actor: Actor, record_id: int, *, reason: str) -> Record:
     require(actor, Perm.RETURN)
     if not reason.strip():
         raise DanganError("a reason is required to return a case", code="REASON_REQUIRED", target="reason")
-    record = Record.objects.select_for_update().get(pk=record_id)
+    record = Record.objects.select_for_update().filter(pk=record_id).first()
+    if record is None:
+        raise RecordNotFound(f"no record with id {record_id}")
+    check_record_scope(actor, Perm.RETURN, record)
     RECORD.transition(RecordStatus(record.status), RecordStatus.RETURNED)
     record.status = RecordStatus.RETURNED
     record.returned_reason = reason.strip()
@@ -443,6 +477,7 @@ def open_record_file(
     edited file row cannot serve other content than the archive holds.
     """
     require(actor, Perm.DOWNLOAD)
+    check_record_scope(actor, Perm.DOWNLOAD, record)
     f = RecordFile.objects.get(record=record, path=path)
     digest = f.sm3
     aip = latest_aip(record)
@@ -481,6 +516,7 @@ def export_aip(actor: Actor, archival_code: str, dest: Path, *, version: int | N
     record = Record.objects.filter(archival_code=archival_code).first()
     if record is None:
         raise RecordNotFound(f"no archived record with 档号 {archival_code}", target=archival_code)
+    check_record_scope(actor, Perm.DOWNLOAD, record)
     aip = aip_version(record, version)
     store = default_store()
     out = bag.materialize(_bag_files(aip), lambda f: store.open(f.sm3), dest)
@@ -501,6 +537,7 @@ def write_aip_zip(actor: Actor, record_id: int, version: int, out: IO[bytes]) ->
     record = Record.objects.filter(pk=record_id).first()
     if record is None:
         raise RecordNotFound(f"no record with id {record_id}")
+    check_record_scope(actor, Perm.DOWNLOAD, record)
     aip = aip_version(record, version)
     store = default_store()
     folder = aip_zip_name(record, aip)
@@ -623,6 +660,7 @@ def _revise(
     changes: Mapping[str, str],
 ) -> Aip:
     record = _load_record(record_id)
+    check_record_scope(actor, Perm.SUPPLEMENT if kind == VersionKind.SUPPLEMENT else Perm.CORRECT, record)
     if kind == VersionKind.SUPPLEMENT and record.gap_status != GapStatus.OPEN:
         raise DanganError(
             f"{record.archival_code} has no missing materials to supply; change files with a correction",

@@ -29,8 +29,42 @@ def _log(
     )
 
 
-def user_created(*, username: str, roles: list[str]) -> AuditEvent:
-    return _log("user.created", None, "user", username, roles=roles)
+# --- Accounts and roles (accounts.services) ---
+
+
+def user_created(actor: Actor, user_id: Any, *, username: str) -> AuditEvent:
+    return _log("user.created", actor, "user", user_id, username=username)
+
+
+def role_granted(actor: Actor, user_id: Any, *, username: str, role: str, fonds: str) -> AuditEvent:
+    return _log("role.granted", actor, "user", user_id, username=username, granted_role=role, fonds=fonds)
+
+
+def role_revoked(actor: Actor, user_id: Any, *, username: str, role: str, fonds: str) -> AuditEvent:
+    return _log("role.revoked", actor, "user", user_id, username=username, revoked_role=role, fonds=fonds)
+
+
+def account_state_changed(
+    actor: Actor, user_id: Any, *, username: str, active: bool, reason: str
+) -> AuditEvent:
+    kind = "user.enabled" if active else "user.disabled"
+    return _log(kind, actor, "user", user_id, username=username, reason=reason)
+
+
+def password_reset(actor: Actor, user_id: Any, *, username: str) -> AuditEvent:
+    return _log("user.password_reset", actor, "user", user_id, username=username)
+
+
+def account_unlocked(actor: Actor, user_id: Any, *, username: str) -> AuditEvent:
+    return _log("user.unlocked", actor, "user", user_id, username=username)
+
+
+def access_denied(actor: Actor, *, method: str, path: str, needed: str, channel: str) -> AuditEvent:
+    """A request refused for lack of a permission (a page, an action or an API call)."""
+    return _log(
+        "access.denied", actor, "request", path[:128], outcome="failure", method=method, needed=needed[:200],
+        channel=channel,
+    )  # fmt: skip
 
 
 def case_received(actor: Actor, submission_id: Any, *, package: str, channel: str) -> AuditEvent:
@@ -82,6 +116,27 @@ def record_file_read(actor: Actor, record_id: Any, *, path: str, purpose: str) -
     return _log("record.file_read", actor, "record", record_id, path=path, purpose=purpose)
 
 
+def record_viewed(actor: Actor, record_id: Any, *, channel: str, what: str, archival_code: str) -> AuditEvent:
+    """Record content read on screen or through the API: the record page, its report, its metadata."""
+    return _log(
+        "record.viewed", actor, "record", record_id, channel=channel, what=what, archival_code=archival_code
+    )
+
+
+def records_listed(actor: Actor, *, channel: str, filters: dict[str, Any], count: int) -> AuditEvent:
+    """A list or search of records was read (titles and numbers): one event per page, with the filter."""
+    return _log("records.listed", actor, "record", "", channel=channel, filters=filters, count=count)
+
+
+def records_exported(actor: Actor, *, what: str, fmt: str, filters: dict[str, Any], count: int) -> AuditEvent:
+    """A catalogue or registration form (归档目录, 归档登记表) of many records was downloaded or printed."""
+    return _log("records.exported", actor, "record", "", what=what, fmt=fmt, filters=filters, count=count)
+
+
+def submission_viewed(actor: Actor, submission_id: Any, *, channel: str) -> AuditEvent:
+    return _log("submission.viewed", actor, "submission", submission_id, channel=channel)
+
+
 def aip_exported(actor: Actor, record_id: Any, *, archival_code: str, destination: str) -> AuditEvent:
     return _log(
         "aip.exported", actor, "record", record_id, archival_code=archival_code, destination=destination
@@ -102,10 +157,6 @@ def fixity_audit_run(actor: Actor, *, aips: int, problems: int) -> AuditEvent:
 
 def catalog_changed(actor: Actor, obj_type: str, obj_id: Any, **detail: Any) -> AuditEvent:
     return _log("catalog.changed", actor, obj_type, obj_id, **detail)
-
-
-def source_token_issued(actor: Actor, system_id: Any, *, code: str) -> AuditEvent:
-    return _log("source.token_issued", actor, "source_system", system_id, code=code)
 
 
 # --- 容缺归档 and AIP versions (archive.services) ---------------------------------------------------
@@ -307,3 +358,106 @@ def job_resumed(actor: Actor, job_id: Any, *, kind: str, position: int, total: i
 def job_result_read(actor: Actor, job_id: Any, *, name: str, sha: str, size: int) -> AuditEvent:
     """The ZIP of a bulk export was downloaded (it holds record content)."""
     return _log("job.result_read", actor, "job", job_id, name=name, sm3=sha, size=size)
+
+
+# --- Source-system API tokens (accounts.tokens). Never the token itself: only its prefix. ---
+
+
+def token_issued(
+    actor: Actor, token_id: Any, *, system: str, prefix: str, scopes: list[str], expires_at: str, name: str
+) -> AuditEvent:
+    return _log(
+        "token.issued", actor, "api_token", token_id, system=system, prefix=prefix, scopes=scopes,
+        expires_at=expires_at, name=name,
+    )  # fmt: skip
+
+
+def token_revoked(actor: Actor, token_id: Any, *, system: str, prefix: str, reason: str) -> AuditEvent:
+    return _log("token.revoked", actor, "api_token", token_id, system=system, prefix=prefix, reason=reason)
+
+
+def token_refused(actor: Actor, token_id: Any, *, system: str, prefix: str, reason: str) -> AuditEvent:
+    """A revoked or expired token (or one of a disabled source system) was presented: refused (401)."""
+    return _log(
+        "token.refused", actor, "api_token", token_id, outcome="failure", system=system, prefix=prefix,
+        reason=reason,
+    )  # fmt: skip
+
+
+# --- Signing in and out, passwords (accounts.backends, accounts.signals, accounts.auth_views) ---
+
+
+def login_succeeded(actor: Actor, user_id: Any, *, username: str, method: str) -> AuditEvent:
+    """A person signed in; ``method``: password | oidc. ``actor.ip`` is where from."""
+    return _log("login.succeeded", actor, "user", user_id, username=username, method=method)
+
+
+def login_failed(
+    actor: Actor, user_id: Any, *, username: str, reason: str, method: str = "password"
+) -> AuditEvent:
+    """A refused sign-in. ``username`` is what was typed (never the password); ``user_id`` is empty
+    for a name no account has. ``reason``: bad_password | unknown_user | inactive | locked |
+    rate_limited | sso_refused."""
+    return _log(
+        "login.failed", actor, "user", user_id if user_id is not None else "", outcome="failure",
+        username=username[:150], reason=reason, method=method,
+    )  # fmt: skip
+
+
+def user_locked(actor: Actor, user_id: Any, *, username: str, failures: int, until: str) -> AuditEvent:
+    """Locked after ``failures`` consecutive failed sign-ins, until ``until`` (ISO 8601)."""
+    return _log(
+        "user.locked", actor, "user", user_id, username=username, failures=failures, locked_until=until
+    )
+
+
+def logged_out(actor: Actor, user_id: Any, *, username: str) -> AuditEvent:
+    return _log("logout", actor, "user", user_id, username=username)
+
+
+def session_expired(actor: Actor, user_id: Any, *, username: str, reason: str) -> AuditEvent:
+    """A session ended by the timeout policy; ``reason``: idle | absolute."""
+    return _log("session.expired", actor, "user", user_id, username=username, reason=reason)
+
+
+def password_changed(actor: Actor, user_id: Any, *, username: str, reason: str) -> AuditEvent:
+    """A person changed his own password; ``reason``: initial (forced) | expired | voluntary."""
+    return _log("password.changed", actor, "user", user_id, username=username, reason=reason)
+
+
+def user_created_by_sso(
+    actor: Actor, user_id: Any, *, username: str, method: str, subject: str
+) -> AuditEvent:
+    """An account created at its first single sign-on: no roles, no usable password."""
+    return _log("user.created", actor, "user", user_id, username=username, method=method, subject=subject)
+
+
+# --- The auditor's pages (audit.services): reading the trail is itself audited, once per request ---
+
+
+def audit_read(actor: Actor, *, filters: dict[str, str], count: int, page: int) -> AuditEvent:
+    """A page of the audit list was shown: the filter, how many events matched, which page."""
+    return _log("audit.read", actor, "audit_trail", "", filters=filters, count=count, page=page)
+
+
+def audit_exported(
+    actor: Actor, *, fmt: str, filters: dict[str, str], rows: int, head_seq: int, head_hash: str,
+    **extra: Any,
+) -> AuditEvent:  # fmt: skip
+    """The trail (or the filtered part of it, up to ``head_seq``) was exported as CSV or PDF."""
+    return _log(
+        "audit.exported", actor, "audit_trail", "", format=fmt, filters=filters, rows=rows, head_seq=head_seq,
+        head_hash=head_hash, **extra,
+    )  # fmt: skip
+
+
+def audit_verified(
+    actor: Actor, *, intact: bool, events: int, checkpoints: int, last_seq: int, head_hash: str,
+    first_bad: dict[str, Any] | None, milliseconds: int,
+) -> AuditEvent:  # fmt: skip
+    """The hash chain was verified from the auditor's pages; outcome ``failure`` when not intact."""
+    return _log(
+        "audit.verified", actor, "audit_trail", "", outcome="success" if intact else "failure", intact=intact,
+        events=events, checkpoints=checkpoints, last_seq=last_seq, head_hash=head_hash, first_bad=first_bad,
+        milliseconds=milliseconds,
+    )  # fmt: skip

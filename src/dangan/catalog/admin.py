@@ -8,7 +8,9 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
+from django.utils import timezone
 
+from dangan.accounts.models import ApiToken
 from dangan.accounts.roles import Actor, Perm
 from dangan.catalog import services
 from dangan.catalog.models import ArchiveClass, Fonds, RetentionCode, RetentionRule, ServiceItem, SourceSystem
@@ -142,13 +144,45 @@ class RetentionCodeAdmin(_ReadOnlyAdmin):
     list_display = ["code", "label", "label_en", "years", "created_by"]
 
 
+class ApiTokenInline(admin.TabularInline):  # type: ignore[type-arg]
+    """The system's API tokens, read only: prefix, scopes, dates; never the hash. Issued and revoked on
+    the 账户 Accounts pages or with `dangan source add | revoke` (audited)."""
+
+    model = ApiToken
+    fields = ("token_prefix", "name", "scopes", "created_at", "created_by", "expires_at", "revoked_at",
+              "revoked_by", "last_used_at")  # fmt: skip
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name = "接口令牌 API token"
+    verbose_name_plural = "接口令牌（只读；在“账户”页面签发、吊销） API tokens (read only; issued and revoked on the Accounts pages)"
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("catalog.view_sourcesystem"))
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(SourceSystem)
 class SourceSystemAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """Tokens are issued with `dangan source add` (shown once); here they can only be inspected."""
+    """Source systems and their tokens, for inspection. Tokens are issued (shown once) and revoked on the
+    账户 Accounts pages (/accounts/sources/) or with `dangan source add | revoke`."""
 
-    list_display = ["code", "name", "token_prefix", "active", "expires_at", "last_used_at"]
-    readonly_fields = ["code", "name", "token_prefix", "active", "expires_at", "created_at", "last_used_at"]
-    exclude = ["token_hash"]
+    list_display = ["code", "name", "active", "active_tokens", "created_at"]
+    readonly_fields = ["code", "name", "fonds", "active", "created_at"]
+    inlines = [ApiTokenInline]
+
+    @admin.display(description="有效令牌 active tokens")
+    def active_tokens(self, obj: SourceSystem) -> int:
+        now = timezone.now()
+        return obj.tokens.filter(revoked_at__isnull=True).exclude(expires_at__lte=now).count()
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -69,17 +69,14 @@ class ServiceItem(models.Model):
 
 
 class SourceSystem(models.Model):
-    """A service system (办理系统) allowed to send cases. Its API token is stored only as a hash."""
+    """A service system (办理系统) allowed to send cases to its fonds. It calls the API with tokens
+    (``accounts.ApiToken``: scopes, expiry, revocation; stored only as hashes)."""
 
     code = models.CharField("系统编码", max_length=64, unique=True)
     name = models.CharField("系统名称", max_length=200)
     fonds = models.ManyToManyField(Fonds, blank=True, related_name="source_systems")
-    token_hash = models.CharField(max_length=64, unique=True)
-    token_prefix = models.CharField(max_length=12)
     active = models.BooleanField(default=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "来源系统 source system"

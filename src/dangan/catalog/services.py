@@ -1,5 +1,6 @@
-"""Catalogue use-cases: fonds, service items, source systems and their API tokens; the classification
-scheme (分类方案), the versioned retention schedule (保管期限表) and the archiving scope (归档范围).
+"""Catalogue use-cases: fonds, service items, source systems (their API tokens: ``accounts.tokens``); the
+classification scheme (分类方案), the versioned retention schedule (保管期限表) and the archiving scope
+(归档范围).
 
 Who may change what (DOMAIN.md §1): the system administrator (系统管理员, ``MANAGE_CATALOG``) registers
 fonds, service items and source systems — technical configuration; the records officer (档案员,
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date
@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from dangan.accounts.roles import Actor, Perm, require
+from dangan.accounts.roles import DEFAULT_TOKEN_SCOPES, Actor, Perm, require, require_all_fonds
 from dangan.audit import events
 from dangan.catalog.models import ArchiveClass, Fonds, RetentionCode, RetentionRule, ServiceItem, SourceSystem
 from dangan.core import retention as rules
@@ -35,12 +35,6 @@ from dangan.core.package import schema
 
 if TYPE_CHECKING:
     from dangan.archive.models import Record
-
-TOKEN_PREFIX = "dgn_"
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def validate_check_profile(value: Any) -> None:
@@ -157,7 +151,7 @@ def upsert_service_item(actor: Actor, fonds: Fonds, *, code: str, **fields: Any)
         replace_scope(actor, item, planned["scope"])
     cls = planned.get("archive_class")
     if cls is None and planned.get("class_code") and planned["class_code"] != item.class_code:
-        require(actor, Perm.MANAGE_SCHEDULE)
+        require(actor, Perm.MANAGE_SCHEDULE, item.fonds_id)
         cls = _class_for_code(actor, fonds, str(planned["class_code"]))
     if cls is not None and cls.pk != item.archive_class_id:
         assign_class(actor, item, cls)
@@ -174,27 +168,55 @@ def upsert_service_item(actor: Actor, fonds: Fonds, *, code: str, **fields: Any)
 
 
 @transaction.atomic
-def issue_source_token(actor: Actor, *, code: str, name: str, fonds: list[Fonds]) -> tuple[SourceSystem, str]:
-    """Create (or re-key) a source system; returns the token, shown once and stored only hashed."""
+def upsert_source_system(
+    actor: Actor, *, code: str, name: str, fonds: list[Fonds]
+) -> tuple[SourceSystem, bool]:
+    """Register a source system (来源系统), or change its name and fonds; (system, created). Its API
+    tokens are issued separately (``dangan.accounts.tokens``)."""
     require(actor, Perm.MANAGE_CATALOG)
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    system, _ = SourceSystem.objects.update_or_create(
-        code=code,
-        defaults={"name": name, "token_hash": hash_token(token), "token_prefix": token[:12], "active": True},
+    code, name = code.strip(), name.strip()
+    if not code or len(code) > 64 or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", code):
+        raise DanganError(
+            "a source-system code of 1–64 letters, digits, '.', '_' or '-' is required",
+            code="BAD_SOURCE_CODE", target="code",
+        )  # fmt: skip
+    if not name or len(name) > 200:
+        raise DanganError(
+            "a source-system name of 1–200 characters is required", code="BAD_NAME", target="name"
+        )
+    system, created = SourceSystem.objects.update_or_create(
+        code=code, defaults={"name": name, "active": True}
     )
     system.fonds.set(fonds)
-    events.source_token_issued(actor, system.pk, code=code)
-    return system, token
+    events.catalog_changed(
+        actor, "source_system", system.pk, code=code, created=created, fonds=sorted(f.code for f in fonds)
+    )
+    return system, created
 
 
-def authenticate_token(token: str) -> SourceSystem | None:
-    system = SourceSystem.objects.filter(token_hash=hash_token(token), active=True).first()
-    if system is None:
-        return None
-    if system.expires_at is not None and system.expires_at <= timezone.now():
-        return None
-    SourceSystem.objects.filter(pk=system.pk).update(last_used_at=timezone.now())
-    return system
+@transaction.atomic
+def issue_source_token(
+    actor: Actor,
+    *,
+    code: str,
+    name: str,
+    fonds: list[Fonds],
+    scopes: Iterable[str] = DEFAULT_TOKEN_SCOPES,
+    expires_in_days: int | None = None,
+    revoke_others: bool = True,
+) -> tuple[SourceSystem, str]:
+    """Create (or re-key) a source system and issue it a token; returns the plaintext, shown once.
+
+    Re-keying revokes the system's older tokens unless ``revoke_others`` is False (rotation: the new
+    token first, the old one revoked once the sender uses the new one).
+    """
+    from dangan.accounts import tokens
+
+    system, _ = upsert_source_system(actor, code=code, name=name, fonds=fonds)
+    _, plaintext = tokens.issue_token(
+        actor, system, scopes=scopes, expires_in_days=expires_in_days, revoke_others=revoke_others
+    )
+    return system, plaintext
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,7 +249,7 @@ def define_retention_code(
     actor: Actor, *, code: str, label: str, years: int | None, label_en: str = ""
 ) -> RetentionCode:
     """Add a retention code (e.g. D5 定期5年). Codes are never changed or removed: records and 档号 use them."""
-    require(actor, Perm.MANAGE_SCHEDULE)
+    require_all_fonds(actor, Perm.MANAGE_SCHEDULE)  # codes are instance-wide
     period = rules.RetentionPeriod(code.strip(), label.strip(), label_en.strip() or label.strip(), years)
     period.validate()
     if period.code in retention_scale():
@@ -355,7 +377,7 @@ def add_retention_rule(
     Refused (RetentionError, code RETENTION_HISTORY) when it would start before the newest version or on
     or before a day records of the item were already archived: their retention is sealed in their AIPs.
     """
-    require(actor, Perm.MANAGE_SCHEDULE)
+    require(actor, Perm.MANAGE_SCHEDULE, item.fonds_id)
     item = ServiceItem.objects.select_for_update().select_related("fonds").get(pk=item.pk)
     material_code = validate_material_code(material_code) if material_code.strip() else ""
     retention = retention.strip()
@@ -438,7 +460,7 @@ def normalise_scope(value: Any) -> list[dict[str, Any]]:
 @transaction.atomic
 def replace_scope(actor: Actor, item: ServiceItem, materials: Any) -> bool:
     """Set the item's archiving scope to ``materials``; False (and nothing written) when unchanged."""
-    require(actor, Perm.MANAGE_SCHEDULE)
+    require(actor, Perm.MANAGE_SCHEDULE, item.fonds_id)
     after = normalise_scope(materials)
     item = ServiceItem.objects.select_for_update().get(pk=item.pk)
     before = list(item.scope or [])
@@ -453,7 +475,7 @@ def replace_scope(actor: Actor, item: ServiceItem, materials: Any) -> bool:
 @transaction.atomic
 def set_scope_material(actor: Actor, item: ServiceItem, *, code: str, name: str, required: bool) -> bool:
     """Add a material to the item's scope, or change its name or necessity (必要/非必要)."""
-    require(actor, Perm.MANAGE_SCHEDULE)
+    require(actor, Perm.MANAGE_SCHEDULE, item.fonds_id)
     code = validate_material_code(code)
     current = ServiceItem.objects.select_for_update().get(pk=item.pk)
     scope = [dict(m) for m in normalise_scope(current.scope)]
@@ -478,7 +500,7 @@ def set_gap_allowed(actor: Actor, item: ServiceItem, allowed: bool) -> None:
     A case lacking a required material then reaches the pre-archive library flagged with its gap;
     the officer archives it only with a reason, or returns it.
     """
-    require(actor, Perm.MANAGE_SCHEDULE)
+    require(actor, Perm.MANAGE_SCHEDULE, item.fonds_id)
     current = ServiceItem.objects.select_for_update().get(pk=item.pk)
     profile = {stage: dict(items) for stage, items in (current.check_profile or {}).items()}
     archive = profile.setdefault(Stage.ARCHIVE.value, {})
@@ -492,7 +514,7 @@ def set_gap_allowed(actor: Actor, item: ServiceItem, allowed: bool) -> None:
 
 @transaction.atomic
 def remove_scope_material(actor: Actor, item: ServiceItem, code: str) -> bool:
-    require(actor, Perm.MANAGE_SCHEDULE)
+    require(actor, Perm.MANAGE_SCHEDULE, item.fonds_id)
     current = ServiceItem.objects.select_for_update().get(pk=item.pk)
     scope = normalise_scope(current.scope)
     if not any(m["code"] == code for m in scope):
@@ -547,7 +569,7 @@ def _check_parent(cls_fonds: Fonds, parent: ArchiveClass | None, own: ArchiveCla
 def create_class(
     actor: Actor, fonds: Fonds, *, code: str, name: str, parent: ArchiveClass | None = None, order: int = 0
 ) -> ArchiveClass:
-    require(actor, Perm.MANAGE_SCHEDULE)
+    require(actor, Perm.MANAGE_SCHEDULE, fonds.pk)
     code = validate_class_code(code)
     name = name.strip()
     if not name or len(name) > 200:
@@ -574,7 +596,7 @@ def update_class(
     actor: Actor, cls: ArchiveClass, *, name: str, parent: ArchiveClass | None, order: int
 ) -> bool:
     """Change a class's name, parent or order (its code is fixed: 档号 already use it). False if unchanged."""
-    require(actor, Perm.MANAGE_SCHEDULE)
+    require(actor, Perm.MANAGE_SCHEDULE, cls.fonds_id)
     cls = ArchiveClass.objects.select_for_update().select_related("fonds").get(pk=cls.pk)
     name = name.strip()
     if not name or len(name) > 200:
@@ -629,7 +651,7 @@ def _assign(actor: Actor, item: ServiceItem, cls: ArchiveClass) -> None:
 @transaction.atomic
 def assign_class(actor: Actor, item: ServiceItem, cls: ArchiveClass) -> bool:
     """Put the item in class ``cls``; its 机构(问题)代码 in 档号 assigned from now on is the class's code."""
-    require(actor, Perm.MANAGE_SCHEDULE)
+    require(actor, Perm.MANAGE_SCHEDULE, item.fonds_id)
     item = ServiceItem.objects.select_for_update().get(pk=item.pk)
     if item.archive_class_id == cls.pk and item.class_code == cls.code:
         return False
@@ -680,7 +702,10 @@ README_LINES = (
 
 def export_schedule(actor: Actor, *, fonds: Fonds | None = None) -> bytes:
     """The workbook of one fonds (or all): current versions, classes, scope, item classes, history."""
-    require(actor, Perm.VIEW_SCHEDULE)
+    if fonds is not None:
+        require(actor, Perm.VIEW_SCHEDULE, fonds.pk)
+    else:
+        require_all_fonds(actor, Perm.VIEW_SCHEDULE)
     from dangan.catalog import xlsx
 
     items = list(
@@ -1109,7 +1134,9 @@ def import_schedule(actor: Actor, data: bytes, *, filename: str = "", dry_run: b
     """Import a workbook: validate every row, then apply everything in one transaction — or nothing,
     when any row is wrong (``result.errors`` names sheet, row and column). Retention rows add versions
     (never edit); rows equal to an existing version change nothing. ``dry_run`` only reports."""
-    require(actor, Perm.VIEW_SCHEDULE if dry_run else Perm.MANAGE_SCHEDULE)
+    require_all_fonds(
+        actor, Perm.VIEW_SCHEDULE if dry_run else Perm.MANAGE_SCHEDULE
+    )  # a workbook spans fonds
     from dangan.catalog import xlsx
 
     result = ImportResult()

@@ -23,7 +23,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from dangan.accounts.roles import Actor, Perm
+from dangan.accounts.roles import Actor, Perm, scoped
 from dangan.accounts.roles import PermissionDenied as RolePermissionDenied
 from dangan.catalog import services, xlsx
 from dangan.catalog.forms import (
@@ -40,6 +40,7 @@ from dangan.core.retention import RetentionScale
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NAV = "catalog"  # the main-navigation entry these pages belong to
+MAX_INDENT = 9  # the deepest indent-N class in web/dangan.css; deeper classes share it
 
 
 def _actor(request: HttpRequest) -> Actor:
@@ -68,8 +69,9 @@ def _retention_text(scale: RetentionScale, code: str) -> str:
         return code
 
 
-def _fonds_of(request: HttpRequest) -> tuple[list[Fonds], Fonds | None]:
-    all_fonds = list(Fonds.objects.order_by("code"))
+def _fonds_of(request: HttpRequest, actor: Actor) -> tuple[list[Fonds], Fonds | None]:
+    """The fonds whose schedule the actor may read, and the chosen one."""
+    all_fonds = list(scoped(Fonds.objects.order_by("code"), actor, Perm.VIEW_SCHEDULE, field="pk"))
     code = request.GET.get("fonds") or request.POST.get("fonds") or ""
     chosen = next((f for f in all_fonds if f.code == code), None)
     return all_fonds, chosen or (all_fonds[0] if all_fonds else None)
@@ -88,7 +90,7 @@ def _base(actor: Actor, **extra: Any) -> dict[str, Any]:
 def items(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
     _need(actor, Perm.VIEW_SCHEDULE)
-    all_fonds, fonds = _fonds_of(request)
+    all_fonds, fonds = _fonds_of(request, actor)
     scale = services.retention_scale()
     today = timezone.localdate()
     rows = []
@@ -185,8 +187,10 @@ def _item_page(
     return render(request, "catalog/item.html", ctx, status=status)
 
 
-def _item(pk: int) -> ServiceItem:
-    return get_object_or_404(ServiceItem.objects.select_related("fonds", "archive_class"), pk=pk)
+def _item(actor: Actor, pk: int) -> ServiceItem:
+    """A service item of a fonds whose schedule the actor may read (404 otherwise)."""
+    items = scoped(ServiceItem.objects.select_related("fonds", "archive_class"), actor, Perm.VIEW_SCHEDULE)
+    return get_object_or_404(items, pk=pk)
 
 
 @login_required
@@ -194,7 +198,7 @@ def _item(pk: int) -> ServiceItem:
 def item(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
     _need(actor, Perm.VIEW_SCHEDULE)
-    return _item_page(request, actor, _item(pk))
+    return _item_page(request, actor, _item(actor, pk))
 
 
 def _back(item: ServiceItem, anchor: str) -> HttpResponseRedirect:
@@ -206,7 +210,7 @@ def _back(item: ServiceItem, anchor: str) -> HttpResponseRedirect:
 def change_retention(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
     _need(actor, Perm.MANAGE_SCHEDULE)
-    target = _item(pk)
+    target = _item(actor, pk)
     form = RetentionChangeForm(request.POST, scale=services.retention_scale(), zh=_zh())
     if form.is_valid():
         data = form.cleaned_data
@@ -247,7 +251,7 @@ def change_retention(request: HttpRequest, pk: int) -> HttpResponse:
 def scope_material(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
     _need(actor, Perm.MANAGE_SCHEDULE)
-    target = _item(pk)
+    target = _item(actor, pk)
     form = ScopeMaterialForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
@@ -268,7 +272,7 @@ def scope_material(request: HttpRequest, pk: int) -> HttpResponse:
 def scope_remove(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
     _need(actor, Perm.MANAGE_SCHEDULE)
-    target = _item(pk)
+    target = _item(actor, pk)
     code = request.POST.get("code", "")
     try:
         services.remove_scope_material(actor, target, code)
@@ -284,7 +288,7 @@ def scope_remove(request: HttpRequest, pk: int) -> HttpResponse:
 def item_gap(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
     _need(actor, Perm.MANAGE_SCHEDULE)
-    target = _item(pk)
+    target = _item(actor, pk)
     allowed = request.POST.get("allowed") == "1"
     try:
         services.set_gap_allowed(actor, target, allowed)
@@ -305,7 +309,7 @@ def item_gap(request: HttpRequest, pk: int) -> HttpResponse:
 def item_class(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
     _need(actor, Perm.MANAGE_SCHEDULE)
-    target = _item(pk)
+    target = _item(actor, pk)
     form = AssignClassForm(request.POST, fonds=target.fonds)
     if form.is_valid():
         try:
@@ -337,7 +341,7 @@ def _classes_page(
                 {
                     "cls": cls,
                     "depth": depth,
-                    "indent": f"{0.7 + depth * 1.5:.1f}",
+                    "indent": min(depth, MAX_INDENT),  # CSS class indent-N (no inline style: CSP)
                     "items": counts.get(cls.pk, 0),
                     "form": ClassForm(
                         fonds=fonds,
@@ -362,7 +366,7 @@ def _classes_page(
 def classes(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
     _need(actor, Perm.VIEW_SCHEDULE)
-    all_fonds, fonds = _fonds_of(request)
+    all_fonds, fonds = _fonds_of(request, actor)
     if request.method == "GET" or fonds is None:
         return _classes_page(request, actor, all_fonds, fonds)
     _need(actor, Perm.MANAGE_SCHEDULE)
@@ -391,7 +395,9 @@ def classes(request: HttpRequest) -> HttpResponse:
 def class_edit(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
     _need(actor, Perm.MANAGE_SCHEDULE)
-    cls = get_object_or_404(ArchiveClass.objects.select_related("fonds"), pk=pk)
+    cls = get_object_or_404(
+        scoped(ArchiveClass.objects.select_related("fonds"), actor, Perm.VIEW_SCHEDULE), pk=pk
+    )
     form = ClassForm(request.POST, fonds=cls.fonds, edit=True, prefix=f"c{cls.pk}")
     if form.is_valid():
         data = form.cleaned_data
@@ -457,8 +463,17 @@ def export(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
     _need(actor, Perm.VIEW_SCHEDULE)
     code = request.GET.get("fonds") or ""
-    fonds = get_object_or_404(Fonds, code=code) if code else None
-    body = services.export_schedule(actor, fonds=fonds)
+    fonds = (
+        get_object_or_404(scoped(Fonds.objects.all(), actor, Perm.VIEW_SCHEDULE, field="pk"), code=code)
+        if code
+        else None
+    )
+    try:
+        body = services.export_schedule(actor, fonds=fonds)
+    except RolePermissionDenied:
+        raise HttpForbidden(
+            _("Choose one of your fonds: the whole schedule needs access to every fonds.")
+        ) from None
     name = f"保管期限表-{fonds.code if fonds else '全部'}-{timezone.localdate():%Y%m%d}.xlsx"
     response = HttpResponse(body, content_type=XLSX_TYPE)
     response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=name)
@@ -473,7 +488,7 @@ def workbook(request: HttpRequest) -> HttpResponse:
     """Download the workbook; upload a filled one (check only, or import)."""
     actor = _actor(request)
     _need(actor, Perm.VIEW_SCHEDULE)
-    all_fonds = list(Fonds.objects.order_by("code"))
+    all_fonds = list(scoped(Fonds.objects.order_by("code"), actor, Perm.VIEW_SCHEDULE, field="pk"))
     result = None
     status = 200
     form = ImportForm()

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from dangan.conf.logfilter import with_redaction
+from dangan.conf.secrets import check_private_file, read_secret_file, secret
 from dangan.core import antivirus as _antivirus
 from dangan.core import deadlines as _deadline_rules
 
@@ -43,12 +45,13 @@ if not DATA_DIR.exists():
 
 
 def _secret_key() -> str:
-    """From DANGAN_SECRET_KEY, else a per-instance file (0600) created on first use.
+    """From DANGAN_SECRET_KEY or DANGAN_SECRET_KEY_FILE, else a per-instance file (0600) created on
+    first use (its mode and owner are checked on every start, as for DANGAN_SECRET_KEY_FILE).
 
     Written to a temporary name and linked into place, so a second process starting at the same
     moment reads either no file or the whole key, never a half-written one.
     """
-    value = env("SECRET_KEY")
+    value = secret("SECRET_KEY")
     if value:
         return value
     path = DATA_DIR / "secret_key"
@@ -65,7 +68,7 @@ def _secret_key() -> str:
             pass  # another process won; use its key
         finally:
             os.unlink(tmp)
-    return path.read_text().strip()
+    return read_secret_file(path, what="the generated secret key").strip()
 
 
 SECRET_KEY = _secret_key()
@@ -96,12 +99,15 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "dangan.conf.security.HardeningMiddleware",  # CSP, Permissions-Policy, request size (# --- Hardening ---)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "dangan.accounts.middleware.AccountSecurityMiddleware",  # session timeouts, forced password change
+    "dangan.audit.denials.DeniedAccessAuditMiddleware",  # refused requests are audited (access.denied)
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -125,9 +131,11 @@ TEMPLATES = [
     },
 ]
 
-_db_url = env("DATABASE_URL")
+_db_url = secret("DATABASE_URL")  # or DANGAN_DATABASE_URL_FILE; DANGAN_DATABASE_PASSWORD(_FILE) below
 if _db_url:
     DATABASES = {"default": dj_database_url.parse(_db_url, conn_max_age=60)}
+    if secret("DATABASE_PASSWORD"):
+        DATABASES["default"]["PASSWORD"] = secret("DATABASE_PASSWORD")
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         DATABASES["default"].setdefault("TEST", {})["NAME"] = env("TEST_DATABASE_NAME", "test_dangan")
 else:
@@ -147,18 +155,21 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-_redis_url = env("REDIS_URL")
+_redis_url = secret("REDIS_URL")  # or DANGAN_REDIS_URL_FILE; DANGAN_REDIS_PASSWORD(_FILE) below
 if _redis_url:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_url}}
+    if secret("REDIS_PASSWORD"):  # used when the URL carries none
+        CACHES["default"]["OPTIONS"] = {"password": secret("REDIS_PASSWORD")}  # type: ignore[assignment]
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Length, character classes, user name, history: dangan.accounts.passwords (settings below).
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "dangan.accounts.passwords.PasswordPolicyValidator"},
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = ["dangan.accounts.backends.LockoutModelBackend"]  # + OIDC when configured
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -179,10 +190,12 @@ WHITENOISE_USE_FINDERS = True
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
+LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"  # a refused single sign-on (mozilla-django-oidc)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_AGE = env_int("SESSION_SECONDS", 8 * 3600)
+SESSION_COOKIE_AGE = env_int("SESSION_SECONDS", 8 * 3600)  # also the absolute lifetime of a sign-in
+SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)  # 0: no idle timeout
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")
 CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES")
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -200,6 +213,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "EXCEPTION_HANDLER": "dangan.audit.denials.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
@@ -228,7 +242,7 @@ _antivirus.scanner_from_config(CLAMAV or None)  # a mistyped value stops start-u
 OFD_TRUST = env("OFD_TRUST", "")
 
 # Background work: in-process unless a broker is configured; DANGAN_JOBS_EAGER runs jobs inline.
-BROKER_URL = env("BROKER_URL")
+BROKER_URL = secret("BROKER_URL")  # or DANGAN_BROKER_URL_FILE
 JOBS_EAGER = env_bool("JOBS_EAGER")
 
 # Deadlines (DOMAIN.md §4, dangan/core/deadlines.py): the transfer rule, "national" (within 5 years
@@ -239,9 +253,141 @@ _deadline_rules.rule_set(TRANSFER_RULE)
 INSTANCE_NAME = env("INSTANCE_NAME", "dangan")
 INSTANCE_ORGANIZATION = env("INSTANCE_ORGANIZATION", "dangan archive")
 
+# --- Authentication (accounts) ---
+# Password policy (dangan.accounts.passwords), lockout and login rate limit (accounts.backends),
+# session timeouts and forced password change (accounts.middleware); docs/security.md.
+PASSWORD_MIN_LENGTH = env_int("PASSWORD_MIN_LENGTH", 12)
+PASSWORD_MAX_AGE_DAYS = env_int("PASSWORD_MAX_AGE_DAYS", 0)  # 0: passwords do not expire
+PASSWORD_HISTORY = env_int("PASSWORD_HISTORY", 5)  # the last N passwords may not be chosen again
+LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)  # consecutive failures that lock a user name
+LOGIN_LOCK_MINUTES = env_int("LOGIN_LOCK_MINUTES", 15)
+LOGIN_IP_MAX_FAILURES = env_int("LOGIN_IP_MAX_FAILURES", 30)  # per address and window; 0: no limit
+LOGIN_IP_WINDOW_MINUTES = env_int("LOGIN_IP_WINDOW_MINUTES", 15)
+
+# Optional single sign-on (OpenID Connect, mozilla-django-oidc): on only when the client and the
+# provider's endpoints are all configured; a partial configuration stops start-up.
+OIDC_RP_CLIENT_ID = env("OIDC_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = secret("OIDC_CLIENT_SECRET")  # or DANGAN_OIDC_CLIENT_SECRET_FILE
+OIDC_OP_AUTHORIZATION_ENDPOINT = env("OIDC_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env("OIDC_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env("OIDC_USER_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env("OIDC_JWKS_ENDPOINT") or None
+OIDC_RP_SIGN_ALGO = env("OIDC_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env("OIDC_SCOPES", "openid email profile")
+OIDC_USERNAME_CLAIM = env("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_USE_PKCE = env_bool("OIDC_USE_PKCE", True)
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10)  # seconds per call to the provider
+_oidc_needed = {
+    "DANGAN_OIDC_CLIENT_ID": OIDC_RP_CLIENT_ID,
+    "DANGAN_OIDC_CLIENT_SECRET or DANGAN_OIDC_CLIENT_SECRET_FILE": OIDC_RP_CLIENT_SECRET,
+    "DANGAN_OIDC_AUTHORIZATION_ENDPOINT": OIDC_OP_AUTHORIZATION_ENDPOINT,
+    "DANGAN_OIDC_TOKEN_ENDPOINT": OIDC_OP_TOKEN_ENDPOINT,
+    "DANGAN_OIDC_USER_ENDPOINT": OIDC_OP_USER_ENDPOINT,
+}
+if OIDC_RP_SIGN_ALGO.startswith(("RS", "ES")):  # verified with the provider's public keys
+    _oidc_needed["DANGAN_OIDC_JWKS_ENDPOINT"] = OIDC_OP_JWKS_ENDPOINT or ""
+OIDC_ENABLED = any(_oidc_needed.values())
+if OIDC_ENABLED:
+    _oidc_missing = [name for name, value in _oidc_needed.items() if not value]
+    if _oidc_missing:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"single sign-on is half configured; also set {', '.join(_oidc_missing)}")
+    AUTHENTICATION_BACKENDS.append("dangan.accounts.oidc.DanganOIDCBackend")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "WARNING")},
 }
+
+
+# --- Hardening --- (docs/security.md; the middleware is dangan.conf.security.HardeningMiddleware)
+# TLS: DANGAN_TLS=1 when people reach dangan over HTTPS, served directly or through a proxy that
+# terminates TLS; behind such a proxy also DANGAN_BEHIND_PROXY=1, and the proxy must *overwrite*
+# X-Forwarded-Proto (and X-Forwarded-For) on every request, never pass a client's value through.
+TLS = env_bool("TLS")
+BEHIND_PROXY = env_bool("BEHIND_PROXY")
+# DANGAN_SECURE_COOKIES, the older switch, is kept: it marks the cookies Secure (and nothing else).
+SESSION_COOKIE_SECURE = TLS or env_bool("SECURE_COOKIES")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# No script reads the CSRF cookie: every form, also those htmx submits, carries the token in its
+# hidden csrfmiddlewaretoken field ({% csrf_token %}).
+CSRF_COOKIE_HTTPONLY = True
+SECURE_SSL_REDIRECT = TLS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 31_536_000) if TLS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = TLS
+# Preloading is a promise to browsers for the whole domain that is hard to take back: the operator's
+# decision (DANGAN_HSTS_PRELOAD=1), so `check --deploy` may report security.W021 without it.
+SECURE_HSTS_PRELOAD = TLS and env_bool("HSTS_PRELOAD")
+if BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in ("accelerometer", "camera", "geolocation", "gyroscope", "magnetometer", "microphone",
+                    "payment", "usb")
+)  # fmt: skip
+# Scripts and styles from our own static files only: no inline script, style or event handler (the
+# templates keep to that; htmx's own indicator style is off, see base.html, and eval is off).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "upgrade-insecure-requests": TLS,
+    }
+}
+# The instance's SM2 private key (archive.services.instance_key; checked again when loaded).
+if (KEY_DIR / "instance-sm2.key").exists():
+    check_private_file(KEY_DIR / "instance-sm2.key", what="the instance SM2 key")
+# Error pages (DEBUG) and the mails to ADMINS hide more than Django does by default.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "dangan.conf.logfilter.SafeReporterFilter"
+
+# Request limits. Bodies over DANGAN_MAX_UPLOAD_BYTES (default: the package limit plus 1 MiB for the
+# multipart framing) get 413 before they are read; `dangan serve` gives waitress the same limit.
+MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", MAX_PACKAGE_BYTES + 1024 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env_int("MAX_FORM_FIELDS", 1000)
+DATA_UPLOAD_MAX_NUMBER_FILES = env_int("MAX_UPLOAD_FILES", 100)
+
+
+def _api_rate(name: str, default: str) -> str | None:
+    """DANGAN_API_RATE_<name>: "<n>/<s|min|h|day>", or "off" for no limit."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    value = env(f"API_RATE_{name}", default).strip().lower()
+    if value in ("off", "none", "0"):
+        return None
+    number, _, period = value.partition("/")
+    if not number.isdigit() or int(number) < 1 or period[:1] not in ("s", "m", "h", "d"):
+        raise ImproperlyConfigured(f"DANGAN_API_RATE_{name}={value!r}: expected e.g. 600/min, 20/s or off")
+    return value
+
+
+# API rate limits (dangan.conf.throttling), counted in the default cache (Redis when configured).
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "dangan.conf.throttling.SourceSystemRateThrottle",
+    "dangan.conf.throttling.UserRateThrottle",
+    "dangan.conf.throttling.AnonRateThrottle",
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "source_system": _api_rate("SOURCE", "600/min"),
+    "user": _api_rate("USER", "300/min"),
+    "anon": _api_rate("ANON", "30/min"),
+}
+# The client's address for the counters: REMOTE_ADDR, or behind the proxy (DANGAN_PROXY_COUNT proxies)
+# the address the nearest one appended to X-Forwarded-For — never one the client wrote itself.
+REST_FRAMEWORK["NUM_PROXIES"] = env_int("PROXY_COUNT", 1) if BEHIND_PROXY else 0
+
+# No secret in logs: every handler (also Django's own, redeclared there) gets the redaction filter.
+LOGGING = with_redaction(LOGGING)

@@ -26,5 +26,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("catalog/", include("dangan.catalog.urls")),
+    path("audit/", include("dangan.audit.urls")),
+    path("oidc/", include("dangan.accounts.oidc")),  # single sign-on: no URLs unless DANGAN_OIDC_* set
+    path("accounts/", include("dangan.accounts.urls")),
     path("", include("dangan.web.urls")),
 ]

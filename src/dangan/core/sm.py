@@ -395,6 +395,12 @@ class InstanceKey:
                     f"instance key {key_path} is accessible by group or others "
                     f"(mode {stat.S_IMODE(info.st_mode):04o}); run: chmod 600 {key_path}"
                 )
+            euid = os.geteuid() if hasattr(os, "geteuid") else None
+            if euid is not None and info.st_uid != euid:
+                raise SignatureError(
+                    f"instance key {key_path} is owned by uid {info.st_uid}, not by uid {euid} that runs "
+                    f"dangan: chown it to that account (mode 600)"
+                )
             data = f.read()
         try:
             key = _serialization.load_pem_private_key(data, password=None)

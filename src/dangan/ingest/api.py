@@ -13,7 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dangan.accounts.roles import Actor, Perm
+from dangan.accounts.roles import TOKEN_SCOPES, Actor, Perm
+from dangan.audit import events
 from dangan.catalog.auth import SourceSystemPrincipal
 from dangan.core.checks.model import Stage
 from dangan.core.errors import DanganError
@@ -36,15 +37,27 @@ def error(description: str) -> OpenApiResponse:
 AUTH_ERRORS = {
     401: error("no or invalid credentials"),
     403: error("this account may not do this (or the CSRF token of a session is missing)"),
+    429: error("rate limit reached (dangan.conf.throttling): try again after Retry-After seconds"),
 }
 
 
 def request_actor(request: Request) -> Actor:
+    """The caller as an actor: a source system holds only its token's scopes (in its fonds)."""
     ip = request.META.get("REMOTE_ADDR", "")
     if isinstance(request.user, SourceSystemPrincipal):
         system = request.user.system
-        return Actor.source_system(system.pk, system.code, ip)
+        return Actor.source_system(system.pk, system.code, ip, token_scopes=request.user.scopes)
     return Actor.from_user(request.user, ip)
+
+
+def require_api(actor: Actor, perm: Perm, what: str) -> None:
+    """403 unless ``actor`` holds ``perm``; a token is told which scope it lacks."""
+    if actor.can(perm):
+        return
+    if actor.kind == "source_system":
+        scope = next((s for s, p in TOKEN_SCOPES.items() if p == perm), perm.value)
+        raise PermissionDenied(f"this token does not have the scope {scope!r} ({what})")
+    raise PermissionDenied(f"this account may not {what}")
 
 
 class SubmissionSerializer(serializers.ModelSerializer[Submission]):
@@ -89,8 +102,7 @@ class CaseUploadView(APIView):
     )
     def post(self, request: Request) -> Response:
         actor = request_actor(request)
-        if not actor.can(Perm.INGEST):
-            raise PermissionDenied("this account may not send cases")
+        require_api(actor, Perm.INGEST, "send cases")
         upload = request.FILES.get("package")
         if upload is None:
             raise ValidationError({"package": "attach the package ZIP as multipart field 'package'"})
@@ -136,8 +148,7 @@ class PrecheckView(APIView):
     )
     def post(self, request: Request) -> Response:
         actor = request_actor(request)
-        if not actor.can(Perm.INGEST):
-            raise PermissionDenied("this account may not send cases")
+        require_api(actor, Perm.PRECHECK, "pre-check packages")
         upload = request.FILES.get("package")
         if upload is None:
             raise ValidationError({"package": "attach the package ZIP as multipart field 'package'"})
@@ -172,13 +183,11 @@ class SubmissionView(APIView):
     )
     def get(self, request: Request, pk: str) -> Response:
         actor = request_actor(request)
-        sub = Submission.objects.select_related("record").filter(pk=pk).first()
+        require_api(actor, Perm.VIEW_SUBMISSIONS, "read submissions")
+        # A source system sees only its own submissions; a person those of his fonds and his own.
+        sub = services.visible_submissions(actor).select_related("record").filter(pk=pk).first()
         if sub is None:
             raise NotFound("no such submission")
-        # A source system sees only its own submissions; staff need the view permission.
-        if actor.kind == "source_system":
-            if sub.source_system_id != actor.source_system_id:
-                raise NotFound("no such submission")
-        elif not actor.can(Perm.VIEW_SUBMISSIONS):
-            raise PermissionDenied()
+        if actor.kind != "source_system":  # a sender polling its own submission's status is not a read
+            events.submission_viewed(actor, sub.pk, channel="api")
         return Response(SubmissionSerializer(sub, context={"request": request}).data)

@@ -14,6 +14,13 @@ class Submission(models.Model):
         "catalog.SourceSystem", null=True, blank=True, on_delete=models.PROTECT, related_name="submissions"
     )
     submitted_by = models.CharField(max_length=150)
+    # The fonds the package turned out to belong to (once read), for per-fonds visibility; and the
+    # fonds a sender without a source system (a person, the CLI) was allowed to send for when it
+    # sent (None: all fonds) — checked when the package is read.
+    fonds = models.ForeignKey(
+        "catalog.Fonds", null=True, blank=True, on_delete=models.PROTECT, related_name="submissions"
+    )
+    allowed_fonds = models.JSONField(null=True, blank=True)
     package_name = models.CharField(max_length=255)
     batch = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=16, choices=CHOICES, default=SubmissionStatus.RECEIVED)

@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -86,6 +87,7 @@ def receive_upload(
         source_system=source,
         submitted_by=actor.name,
         package_name=Path(filename or "package.zip").name[:255],
+        allowed_fonds=allowed_fonds_codes(actor, Perm.INGEST),
     )
     qdir = quarantine_dir(sub)
     qdir.mkdir(parents=True)
@@ -118,7 +120,7 @@ def precheck_upload(
     A sender uses it before sending; no submission, record or blob is created and the upload is
     deleted when the check ends (pass or fail).
     """
-    require(actor, Perm.INGEST)
+    require(actor, Perm.PRECHECK)
     work = Path(settings.QUARANTINE_DIR) / f"precheck-{uuid.uuid4().hex}"
     work.mkdir(parents=True, mode=0o700)
     try:
@@ -127,12 +129,14 @@ def precheck_upload(
         with os.fdopen(fd, "wb") as out:
             stream.seek(0)
             shutil.copyfileobj(stream, out, 1024 * 1024)
-        scope = None
-        if actor.source_system_id is not None:
-            source = SourceSystem.objects.get(pk=actor.source_system_id)
-            scope = frozenset(source.fonds.values_list("code", flat=True))
+        codes = allowed_fonds_codes(actor, Perm.PRECHECK)
+        scope = frozenset(codes) if codes is not None else None
         return checking.check_path(
-            target, stage, channel=f"API pre-check, {actor.name}", fonds_scope=scope, detailed=scope is None
+            target,
+            stage,
+            channel=f"API pre-check, {actor.name}",
+            fonds_scope=scope,
+            detailed=actor.source_system_id is None,
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -188,7 +192,11 @@ def ingest_path(
     """CLI/batch: take in one package folder or ZIP synchronously."""
     require(actor, Perm.INGEST)
     sub = Submission.objects.create(
-        channel="cli", submitted_by=actor.name, package_name=path.name[:255], batch=batch
+        channel="cli",
+        submitted_by=actor.name,
+        package_name=path.name[:255],
+        batch=batch,
+        allowed_fonds=allowed_fonds_codes(actor, Perm.INGEST),
     )
     events.case_received(actor, sub.id, package=str(path), channel="cli")
     qdir = quarantine_dir(sub)
@@ -217,6 +225,27 @@ def expand_paths(paths: list[Path]) -> tuple[list[BatchPackage], list[dict[str, 
 def _fresh(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=False)
     return path
+
+
+def visible_submissions(actor: Actor) -> QuerySet[Submission]:
+    """The submissions ``actor`` may see: a source system its own; a person those of the fonds where
+    he holds ``cases.view`` plus those he sent himself (also the ones no fonds could be read from)."""
+    require(actor, Perm.VIEW_SUBMISSIONS)
+    qs = Submission.objects.all()
+    if actor.source_system_id is not None:
+        return qs.filter(source_system_id=actor.source_system_id)
+    ids = actor.fonds_ids(Perm.VIEW_SUBMISSIONS)
+    if ids is None:
+        return qs
+    return qs.filter(Q(fonds_id__in=ids) | Q(submitted_by=actor.name, source_system__isnull=True))
+
+
+def allowed_fonds_codes(actor: Actor, perm: Perm) -> list[str] | None:
+    """The 全宗号 ``actor`` may send (or pre-check) packages for; None: all fonds."""
+    ids = actor.fonds_ids(perm)
+    if ids is None:
+        return None
+    return sorted(Fonds.objects.filter(pk__in=ids).values_list("code", flat=True))
 
 
 def _actor_for(sub: Submission) -> Actor:
@@ -304,8 +333,11 @@ def _run_checks_and_file(
 ) -> None:
     source = sub.source_system
     # A source system reads its submissions' reports: they may show only its own fonds' records and
-    # settings, and no server paths or driver errors.
-    fonds_scope = frozenset(source.fonds.values_list("code", flat=True)) if source is not None else None
+    # settings, and no server paths or driver errors. A person limited to some fonds sends only those.
+    if source is not None:
+        fonds_scope: frozenset[str] | None = frozenset(source.fonds.values_list("code", flat=True))
+    else:
+        fonds_scope = frozenset(sub.allowed_fonds) if sub.allowed_fonds is not None else None
     env = checking.environment(channel=_channel(sub), fonds_scope=fonds_scope, detailed=source is None)
     ctx = build_context(received, batch_entry=batch_entry, env=env)
     item = checking.resolve_item(ctx)
@@ -317,11 +349,16 @@ def _run_checks_and_file(
     sub.report = report.to_dict()
     sub.file_number = (pkg.file_number if pkg else "")[:100]
     errors = report.errors() + catalogue_errors
-    if item is not None and source is not None and not source.fonds.filter(pk=item.fonds_id).exists():
+    if item is not None:
+        sub.fonds = item.fonds
+    elif pkg is not None and pkg.case.fonds_code:
+        sub.fonds = Fonds.objects.filter(code=pkg.case.fonds_code).first()
+    if item is not None and fonds_scope is not None and item.fonds.code not in fonds_scope:
+        sender = "source system" if source is not None else sub.submitted_by
         errors.append(
             {
                 "code": "FONDS_NOT_ALLOWED",
-                "message": f"source system may not send cases of fonds {item.fonds.code}",
+                "message": f"{sender} may not send cases of fonds {item.fonds.code}",
                 "target": f"{schema.Group.CASE.value}/全宗号",
             }
         )

@@ -103,7 +103,8 @@ def _snapshot(actor: Actor) -> dict[str, Any]:
         "name": actor.name,
         "kind": actor.kind,
         "user_id": actor.user_id,
-        "perms": sorted(p.value for p in actor.perms),
+        # perm → fonds ids (None: all fonds), so a system-run job keeps exactly its scope
+        "scopes": {p.value: (None if f is None else sorted(f)) for p, f in actor.scopes.items()},
         "ip": actor.ip,
     }
 
@@ -120,8 +121,13 @@ def actor_of(job: Job) -> Actor:
         if user is not None:
             return Actor.from_user(user, snap.get("ip", ""))
         return Actor(name=job.created_by, kind="user", user_id=user_id)
-    perms = frozenset(Perm(p) for p in snap.get("perms", []) if p in Perm._value2member_map_)
-    return Actor(name=snap.get("name") or job.created_by, kind=snap.get("kind", "system"), perms=perms)
+    scopes: dict[Perm, frozenset[int] | None] = {
+        Perm(p): None for p in snap.get("perms", []) if p in Perm._value2member_map_
+    }  # jobs saved before fonds scopes existed
+    for p, fonds in (snap.get("scopes") or {}).items():
+        if p in Perm._value2member_map_:
+            scopes[Perm(p)] = None if fonds is None else frozenset(fonds)
+    return Actor(name=snap.get("name") or job.created_by, kind=snap.get("kind", "system"), scopes=scopes)
 
 
 def is_creator(actor: Actor, job: Job) -> bool:
@@ -132,8 +138,11 @@ def is_creator(actor: Actor, job: Job) -> bool:
 
 
 def can_view(actor: Actor, job: Job) -> bool:
-    """The creator, and whoever may see records (a job page shows record numbers and errors)."""
-    return is_creator(actor, job) or actor.can(Perm.VIEW_RECORDS)
+    """The creator, and whoever may see the records of every fonds (a job page shows record numbers
+    and errors, possibly of any fonds)."""
+    return is_creator(actor, job) or (
+        actor.can(Perm.VIEW_RECORDS) and actor.fonds_ids(Perm.VIEW_RECORDS) is None
+    )
 
 
 def _require_owner(actor: Actor, job: Job) -> None:

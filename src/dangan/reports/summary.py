@@ -301,7 +301,7 @@ def group_chart_svg(groups: list[GroupSummary], lang: str) -> str:
     height = legend_y + 18
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="report-chart" viewBox="0 0 {_CHART_W} {height}" '
-        f'width="100%" style="max-width:{_CHART_W}px" role="img" '
+        f'width="100%" role="img" '  # max-width: .report-chart in the CSS (no inline style: CSP)
         f"font-family=\"system-ui, 'Noto Sans CJK SC', 'WenQuanYi Micro Hei', 'Microsoft YaHei', sans-serif\">"
         f"<title>{title}</title><desc>{escape('; '.join(desc))}</desc>"
         + "".join(rows)

@@ -85,8 +85,8 @@ def not_transferred() -> Q:
     return Q()
 
 
-def open_records(kind: D.Kind, rules: D.RuleSet) -> QuerySet[Record]:
-    """Records whose ``kind`` deadline is not yet met (whatever its date)."""
+def open_records(kind: D.Kind, rules: D.RuleSet, fonds_ids: frozenset[int] | None = None) -> QuerySet[Record]:
+    """Records whose ``kind`` deadline is not yet met (whatever its date), in ``fonds_ids`` (None: all)."""
     rule = rules.rule(kind)
     if kind == D.Kind.ARCHIVE:
         qs = Record.objects.filter(status=RecordStatus.PRE_ARCHIVE)
@@ -94,6 +94,8 @@ def open_records(kind: D.Kind, rules: D.RuleSet) -> QuerySet[Record]:
         qs = Record.objects.filter(status=RecordStatus.ARCHIVED).filter(not_transferred())
     if rule.retentions is not None:
         qs = qs.filter(retention__in=sorted(rule.retentions))
+    if fonds_ids is not None:
+        qs = qs.filter(fonds_id__in=fonds_ids)
     return qs
 
 
@@ -180,14 +182,19 @@ class KindSummary:
         )
 
 
-def summarize(kind: D.Kind, rules: D.RuleSet | None = None, day: date | None = None) -> KindSummary:
+def summarize(
+    kind: D.Kind,
+    rules: D.RuleSet | None = None,
+    day: date | None = None,
+    fonds_ids: frozenset[int] | None = None,
+) -> KindSummary:
     """Counts per service item of the records overdue or due within 90 days (one query)."""
     rules = rules or current_rules()
     day = day or today()
     rule = rules.rule(kind)
     counts = {b.key: Count("id", filter=band_q(rule, b, day)) for b in D.BANDS}
     rows = (
-        open_records(kind, rules)
+        open_records(kind, rules, fonds_ids)
         .filter(_shown_q(rule, day))
         .order_by()
         .values(
@@ -260,13 +267,16 @@ def parse_filter(params: Any) -> ListFilter:
 
 
 def filtered_records(
-    f: ListFilter, rules: D.RuleSet | None = None, day: date | None = None
+    f: ListFilter,
+    rules: D.RuleSet | None = None,
+    day: date | None = None,
+    fonds_ids: frozenset[int] | None = None,
 ) -> QuerySet[Record]:
     """The records of a filter, most urgent first."""
     rules = rules or current_rules()
     day = day or today()
     rule = rules.rule(f.kind)
-    qs = open_records(f.kind, rules)
+    qs = open_records(f.kind, rules, fonds_ids)
     selected = D.band(f.band) if f.band else None
     qs = qs.filter(band_q(rule, selected, day) if selected is not None else _shown_q(rule, day))
     if f.fonds:
@@ -329,7 +339,8 @@ ANCHOR_LABELS = {
     D.Anchor.COMPLETED: gettext_lazy("Completed on"),
     D.Anchor.ARCHIVED: gettext_lazy("Archived on"),
 }
-# Colour per band (charts and cards); every band also has its label next to the colour.
+# Colour per band (charts and cards); every band also has its label next to the colour. The cards
+# take theirs from dangan.css (.card-<band>, no inline style under the CSP): keep both the same.
 BAND_COLOURS = {"overdue": "#b42318", "due_30": "#d89b00", "due_90": "#1f4e8c"}
 BAND_LABELS = {
     "overdue": gettext_lazy("Overdue"),
@@ -421,11 +432,11 @@ def kind_context(summary: KindSummary, *, limit: int | None = None) -> dict[str,
     }
 
 
-def overview(*, limit: int | None = None) -> list[dict[str, Any]]:
-    """Both kinds of deadline, as the dashboard and the deadline page show them."""
+def overview(*, limit: int | None = None, fonds_ids: frozenset[int] | None = None) -> list[dict[str, Any]]:
+    """Both kinds of deadline, as the dashboard and the deadline page show them (in ``fonds_ids``)."""
     rules = current_rules()
     day = today()
-    return [kind_context(summarize(kind, rules, day), limit=limit) for kind in D.Kind]
+    return [kind_context(summarize(kind, rules, day, fonds_ids), limit=limit) for kind in D.Kind]
 
 
 def list_rows(records: Iterable[Record], kind: D.Kind) -> list[dict[str, Any]]:

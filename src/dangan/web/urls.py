@@ -3,17 +3,15 @@ from django.templatetags.static import static
 from django.urls import path
 from django.views.generic.base import RedirectView
 
+from dangan.accounts import auth_views as account_views
 from dangan.web import views
 
 app_name = "web"
 
 urlpatterns = [
-    path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("login/", account_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/password/", account_views.PasswordChangeView.as_view(), name="password-change"),
     path("", views.dashboard, name="dashboard"),
     # Browsers that ask for /favicon.ico regardless of <link rel="icon"> get the SVG icon.
     path("favicon.ico", RedirectView.as_view(url=static("web/favicon.svg")), name="favicon"),

@@ -38,11 +38,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from dangan.accounts.roles import Actor, Perm
+from dangan.accounts.roles import Actor, Perm, scoped
 from dangan.accounts.roles import PermissionDenied as RolePermissionDenied
 from dangan.archive import services as archive_services
 from dangan.archive.models import Record, RecordFile
 from dangan.archive.states import RecordStatus
+from dangan.audit import events
 from dangan.audit.models import AuditEvent
 from dangan.catalog.models import Fonds, ServiceItem
 from dangan.core.checks.catalogue import item_for_code
@@ -50,6 +51,7 @@ from dangan.core.checks.model import PROPERTY_ZH
 from dangan.core.codes import RETENTION_CODES, RETENTION_LABELS_EN
 from dangan.core.errors import DanganError
 from dangan.core.package import schema
+from dangan.ingest import services as ingest_services
 from dangan.ingest.models import Submission
 from dangan.ingest.states import SubmissionStatus
 from dangan.jobs import services as job_services
@@ -223,14 +225,17 @@ def _prearchive_row(record: Record) -> dict[str, Any]:
     }
 
 
-def _waiting_count() -> int:
-    return Record.objects.filter(status=RecordStatus.PRE_ARCHIVE).count()
+def _waiting_count(actor: Actor) -> int:
+    return archive_services.visible_records(actor).filter(status=RecordStatus.PRE_ARCHIVE).count()
 
 
 def _row_response(request: HttpRequest, record_id: int, *, error: str = "", done: str = "") -> HttpResponse:
     """The row of the pre-archive table after an htmx confirm/return, plus the waiting counter
     (swapped out of band, so the page's "N cases waiting" stays true)."""
-    record = Record.objects.select_related("service_item").filter(pk=record_id).first()
+    actor = _actor(request)
+    record = (
+        archive_services.visible_records(actor).select_related("service_item").filter(pk=record_id).first()
+    )
     return render(
         request,
         "web/_prearchive_row_response.html",
@@ -238,10 +243,10 @@ def _row_response(request: HttpRequest, record_id: int, *, error: str = "", done
             "row": _prearchive_row(record) if record is not None else None,
             "row_error": error,
             "row_done": done,
-            "can": _can(_actor(request)),
+            "can": _can(actor),
             "next": reverse("web:prearchive"),
             "record_labels": RECORD_LABELS,
-            "waiting": _waiting_count(),
+            "waiting": _waiting_count(actor),
         },
     )
 
@@ -265,14 +270,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
     ctx: dict[str, Any] = {"can": _can(actor)}
     if actor.can(Perm.VIEW_SUBMISSIONS):
-        counts = dict(Submission.objects.order_by().values_list("status").annotate(n=Count("id")))
+        subs = ingest_services.visible_submissions(actor)
+        counts = dict(subs.order_by().values_list("status").annotate(n=Count("id")))
         sub_links = {SubmissionStatus.REJECTED: reverse("web:rejected")}
         ctx["submission_cards"] = [
             {"status": s.value, "label": label, "count": counts.get(s.value, 0), "url": sub_links.get(s, "")}
             for s, label in SUBMISSION_LABELS.items()
         ]
     if actor.can(Perm.VIEW_RECORDS):
-        counts = dict(Record.objects.order_by().values_list("status").annotate(n=Count("id")))
+        visible = archive_services.visible_records(actor)
+        counts = dict(visible.order_by().values_list("status").annotate(n=Count("id")))
         record_links = {
             RecordStatus.PRE_ARCHIVE: reverse("web:prearchive"),
             RecordStatus.ARCHIVED: reverse("web:records"),
@@ -286,7 +293,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             }
             for s, label in RECORD_LABELS.items()
         ]
-        archived = Record.objects.filter(status=RecordStatus.ARCHIVED).order_by()
+        archived = visible.filter(status=RecordStatus.ARCHIVED).order_by()
         records_url = reverse("web:records")
         ctx["by_item"] = [
             {
@@ -302,7 +309,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             {"label": str(row["year"]), "value": row["n"], "url": f"{records_url}?year={row['year']}"}
             for row in archived.values("year").annotate(n=Count("id")).order_by("year")
         ]
-        ctx["deadlines"] = deadline_data.overview(limit=DASHBOARD_CHART_ROWS)
+        ctx["deadlines"] = deadline_data.overview(
+            limit=DASHBOARD_CHART_ROWS, fonds_ids=actor.fonds_ids(Perm.VIEW_RECORDS)
+        )
     return render(request, "web/dashboard.html", ctx)
 
 
@@ -316,11 +325,15 @@ def prearchive(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
     _need(actor, Perm.VIEW_RECORDS)
     qs = (
-        Record.objects.filter(status=RecordStatus.PRE_ARCHIVE)
+        archive_services.visible_records(actor)
+        .filter(status=RecordStatus.PRE_ARCHIVE)
         .select_related("service_item")
         .order_by("created_at", "id")
     )
     page = _page(request, qs)
+    events.records_listed(
+        actor, channel="web", filters={"status": "pre_archive", "page": page.number}, count=len(page)
+    )
     return render(
         request,
         "web/prearchive.html",
@@ -392,10 +405,14 @@ def return_record(request: HttpRequest, pk: int) -> HttpResponse:
 # Formal library (正式库) and record page
 
 
-def archived_filtered(params: Any) -> tuple[RecordFilterForm, QuerySet[Record], str]:
-    """The formal library's filter form bound to ``params`` and the archived records it selects, in
-    order (the list page and "select all matching the filter" of bulk jobs use the same)."""
-    qs = Record.objects.filter(status=RecordStatus.ARCHIVED).select_related("fonds", "service_item")
+def archived_filtered(actor: Actor, params: Any) -> tuple[RecordFilterForm, QuerySet[Record], str]:
+    """The formal library's filter form bound to ``params`` and the archived records of the actor's
+    fonds it selects, in order (the list page and "select all matching the filter" of bulk jobs)."""
+    qs = (
+        archive_services.visible_records(actor)
+        .filter(status=RecordStatus.ARCHIVED)
+        .select_related("fonds", "service_item")
+    )
     years = list(qs.order_by("-year").values_list("year", flat=True).distinct())
     form = RecordFilterForm(params or None, years=years, zh=_zh())
     sort = "code"  # by 档号 unless another order is chosen
@@ -425,8 +442,10 @@ def archived_filtered(params: Any) -> tuple[RecordFilterForm, QuerySet[Record], 
 def records(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
     _need(actor, Perm.VIEW_RECORDS)
-    form, qs, sort = archived_filtered(request.GET)
+    form, qs, sort = archived_filtered(actor, request.GET)
     page = _page(request, qs)
+    filters = {k: v[:100] for k, v in request.GET.items() if k != "page"}
+    events.records_listed(actor, channel="web", filters={**filters, "page": page.number}, count=len(page))
     return render(
         request,
         "web/records.html",
@@ -520,14 +539,17 @@ def metadata_sections(metadata: dict[str, Any], files: list[RecordFile]) -> dict
 def record(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
     _need(actor, Perm.VIEW_RECORDS)
-    rec = get_object_or_404(Record.objects.select_related("fonds", "service_item"), pk=pk)
+    try:
+        rec = archive_services.read_record(actor, pk, channel="web")
+    except archive_services.RecordNotFound:
+        raise Http404(_("No such record.")) from None
     files = list(rec.files.all())
     submissions = (
         [
             {"sub": s, "source": submission_source(s)}
             for s in rec.submissions.select_related("source_system").order_by("-received_at")
         ]
-        if actor.can(Perm.VIEW_SUBMISSIONS)
+        if actor.can(Perm.VIEW_SUBMISSIONS, rec.fonds_id)
         else []
     )
     returned = None
@@ -565,10 +587,10 @@ def record(request: HttpRequest, pk: int) -> HttpResponse:
 def record_file(request: HttpRequest, pk: int, path: str) -> FileResponse:
     actor = _actor(request)
     _need(actor, Perm.DOWNLOAD)
-    rec = get_object_or_404(Record, pk=pk)
+    rec = get_object_or_404(archive_services.visible_records(actor, Perm.DOWNLOAD), pk=pk)
     try:
         f, stream = archive_services.open_record_file(actor, rec, path)
-    except RecordFile.DoesNotExist:
+    except (RecordFile.DoesNotExist, archive_services.RecordNotFound):
         raise Http404(path) from None
     except RolePermissionDenied:
         raise HttpForbidden(Perm.DOWNLOAD.value) from None
@@ -629,7 +651,10 @@ def record_report(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     """The record's check report as PDF or HTML (whoever may view the record may download it)."""
     actor = _actor(request)
     _need(actor, Perm.VIEW_RECORDS)
-    rec = get_object_or_404(Record, pk=pk)
+    try:
+        rec = archive_services.read_record(actor, pk, channel="web", what=f"check report ({fmt})")
+    except archive_services.RecordNotFound:
+        raise Http404(_("No such record.")) from None
     reports = record_reports(rec)
     if not reports:
         raise Http404(_("No check report."))
@@ -655,6 +680,7 @@ def registration_form(request: HttpRequest) -> HttpResponse:
     if (request.GET.get("from") and date_from is None) or (request.GET.get("to") and date_to is None):
         return HttpResponseBadRequest(_("Dates must be given as YYYY-MM-DD."))
     qs = archived_records(fonds=request.GET.get("fonds") or None, date_from=date_from, date_to=date_to)
+    qs = scoped(qs, actor, Perm.VIEW_RECORDS)
     count = qs.count()
     if not count:
         raise Http404(_("No archived records match."))
@@ -669,7 +695,10 @@ def registration_form(request: HttpRequest) -> HttpResponse:
         name += f"-{data.archived_from:%Y%m%d}"
         if data.archived_to and data.archived_to != data.archived_from:
             name += f"-{data.archived_to:%Y%m%d}"
-    if request.GET.get("format") == "html":
+    fmt = "html" if request.GET.get("format") == "html" else "pdf"
+    filters = {k: request.GET.get(k, "")[:100] for k in ("fonds", "from", "to")}
+    events.records_exported(actor, what="registration form", fmt=fmt, filters=filters, count=count)
+    if fmt == "html":
         body = render_registration_html(data, lang=lang).encode("utf-8")
         return _download(body, "text/html; charset=utf-8", f"{name}.html")
     return _download(render_registration_pdf(data, lang=lang), "application/pdf", f"{name}.pdf")
@@ -691,7 +720,11 @@ def deadlines(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "web/deadlines.html",
-        {"can": _can(actor), "kinds": deadline_data.overview(), "today": deadline_data.today()},
+        {
+            "can": _can(actor),
+            "kinds": deadline_data.overview(fonds_ids=actor.fonds_ids(Perm.VIEW_RECORDS)),
+            "today": deadline_data.today(),
+        },
     )
 
 
@@ -703,7 +736,7 @@ def deadline_records(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
     _need(actor, Perm.VIEW_RECORDS)
     f = deadline_data.parse_filter(request.GET)
-    page = _page(request, deadline_data.filtered_records(f))
+    page = _page(request, deadline_data.filtered_records(f, fonds_ids=actor.fonds_ids(Perm.VIEW_RECORDS)))
     item = ServiceItem.objects.filter(pk=f.service_item).first() if f.service_item is not None else None
     rules = deadline_data.current_rules()
     return render(
@@ -752,6 +785,10 @@ def _catalogue_selection(request: HttpRequest) -> dict[str, Any] | HttpResponse:
     }
 
 
+def _selection_filters(sel: dict[str, Any]) -> dict[str, str]:
+    return {k: str(v) if v is not None else "" for k, v in sel.items()}
+
+
 def _selection_name(prefix: str, sel: dict[str, Any]) -> str:
     """归档目录-T001-20250101-20250131 (characters unsafe in file names replaced)."""
     parts = [prefix]
@@ -768,12 +805,12 @@ def _selection_name(prefix: str, sel: dict[str, Any]) -> str:
 
 
 def _selected_records(
-    request: HttpRequest, limit: int
+    request: HttpRequest, actor: Actor, limit: int
 ) -> tuple[dict[str, Any], QuerySet[Record]] | HttpResponse:
     sel = _catalogue_selection(request)
     if isinstance(sel, HttpResponse):
         return sel
-    qs = catalogue_reports.catalogue_records(**sel)
+    qs = scoped(catalogue_reports.catalogue_records(**sel), actor, Perm.VIEW_RECORDS)
     count = qs.count()
     if not count:
         raise Http404(_("No archived records match."))
@@ -798,7 +835,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
         "web/catalogue.html",
         {
             "can": _can(actor),
-            "fonds_list": Fonds.objects.order_by("code"),
+            "fonds_list": scoped(Fonds.objects.order_by("code"), actor, Perm.VIEW_RECORDS, field="pk"),
             "sel": sel,
             "max_pdf": catalogue_reports.MAX_PDF_ROWS,
             "max_xlsx": catalogue_reports.MAX_XLSX_ROWS,
@@ -813,10 +850,13 @@ def catalogue_download(request: HttpRequest, fmt: str) -> HttpResponse:
     actor = _actor(request)
     _need(actor, Perm.VIEW_RECORDS)
     limit = catalogue_reports.MAX_PDF_ROWS if fmt == "pdf" else catalogue_reports.MAX_XLSX_ROWS
-    found = _selected_records(request, limit)
+    found = _selected_records(request, actor, limit)
     if isinstance(found, HttpResponse):
         return found
     sel, qs = found
+    events.records_exported(
+        actor, what="catalogue", fmt=fmt, filters=_selection_filters(sel), count=qs.count()
+    )
     cat = catalogue_reports.catalogue_from_records(
         qs, fonds=sel["fonds"], archived_from=sel["date_from"], archived_to=sel["date_to"], batch=sel["batch"]
     )
@@ -836,10 +876,13 @@ def registration_download(request: HttpRequest, fmt: str) -> HttpResponse:
     as ``catalogue`` (a batch too)."""
     actor = _actor(request)
     _need(actor, Perm.VIEW_RECORDS)
-    found = _selected_records(request, MAX_REGISTRATION_RECORDS)
+    found = _selected_records(request, actor, MAX_REGISTRATION_RECORDS)
     if isinstance(found, HttpResponse):
         return found
     sel, qs = found
+    events.records_exported(
+        actor, what="registration form", fmt=fmt, filters=_selection_filters(sel), count=qs.count()
+    )
     data = registration_input(
         qs.select_related("fonds").prefetch_related("files"),
         archived_from=sel["date_from"],
@@ -861,7 +904,11 @@ def registration_download(request: HttpRequest, fmt: str) -> HttpResponse:
 def rejected(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
     _need(actor, Perm.VIEW_SUBMISSIONS)
-    qs = Submission.objects.filter(status=SubmissionStatus.REJECTED).order_by("-received_at")
+    qs = (
+        ingest_services.visible_submissions(actor)
+        .filter(status=SubmissionStatus.REJECTED)
+        .order_by("-received_at")
+    )
     page = _page(request, qs)
     return render(request, "web/rejected.html", {"can": _can(actor), "page": page})
 
@@ -871,7 +918,10 @@ def rejected(request: HttpRequest) -> HttpResponse:
 def submission(request: HttpRequest, pk: UUID) -> HttpResponse:
     actor = _actor(request)
     _need(actor, Perm.VIEW_SUBMISSIONS)
-    sub = get_object_or_404(Submission.objects.select_related("source_system", "record"), pk=pk)
+    sub = get_object_or_404(
+        ingest_services.visible_submissions(actor).select_related("source_system", "record"), pk=pk
+    )
+    events.submission_viewed(actor, sub.pk, channel="web")
     return render(
         request,
         "web/submission.html",
@@ -883,7 +933,7 @@ def submission(request: HttpRequest, pk: UUID) -> HttpResponse:
             "report_rows": report_rows(sub.report),
             "report_time": report_time(sub.report),
             "summary": check_summary(sub.report),
-            "can_view_record": actor.can(Perm.VIEW_RECORDS),
+            "can_view_record": sub.record is not None and actor.can(Perm.VIEW_RECORDS, sub.record.fonds_id),
             "source": submission_source(sub),
         },
     )
@@ -986,7 +1036,7 @@ def supplement(request: HttpRequest, pk: int) -> HttpResponse:
     """Supply missing materials (容缺补充): one material per submission, one or more files."""
     actor = _actor(request)
     _need(actor, Perm.SUPPLEMENT)
-    get_object_or_404(Record, pk=pk)
+    get_object_or_404(archive_services.visible_records(actor, Perm.SUPPLEMENT), pk=pk)
     code = request.POST.get("material_code", "")
     category = request.POST.get("category", "")
     uploads = [
@@ -1006,7 +1056,9 @@ def correct(request: HttpRequest, pk: int) -> HttpResponse:
     """Correct an archived record (更正): changed metadata values and/or one replaced file."""
     actor = _actor(request)
     _need(actor, Perm.CORRECT)
-    rec = get_object_or_404(Record.objects.select_related("fonds", "service_item"), pk=pk)
+    rec = get_object_or_404(
+        archive_services.visible_records(actor, Perm.CORRECT).select_related("fonds", "service_item"), pk=pk
+    )
     if rec.status != RecordStatus.ARCHIVED:
         messages.error(request, _("Only archived records can be corrected."))
         return HttpResponseRedirect(reverse("web:record", args=[pk]))
@@ -1058,7 +1110,7 @@ def aip_download(request: HttpRequest, pk: int, version: int) -> FileResponse:
 
     actor = _actor(request)
     _need(actor, Perm.DOWNLOAD)
-    rec = get_object_or_404(Record, pk=pk)
+    rec = get_object_or_404(archive_services.visible_records(actor, Perm.DOWNLOAD), pk=pk)
     out = tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR)  # noqa: SIM115 - FileResponse closes it
     try:
         aip = archive_services.write_aip_zip(actor, rec.pk, version, out)
@@ -1116,9 +1168,13 @@ def _selected_ids(request: HttpRequest, scope: str) -> list[Any]:
     if request.POST.get("all") != "1":
         return [v for v in request.POST.getlist("ids") if v.isdigit()]  # the services check each one
     if scope == "records":
-        _form, qs, _sort = archived_filtered(request.POST)
+        _form, qs, _sort = archived_filtered(_actor(request), request.POST)
     else:
-        qs = Record.objects.filter(status=RecordStatus.PRE_ARCHIVE).order_by("created_at", "id")
+        qs = (
+            archive_services.visible_records(_actor(request))
+            .filter(status=RecordStatus.PRE_ARCHIVE)
+            .order_by("created_at", "id")
+        )
     limit = job_services.SELECT_LIMIT
     ids = list(qs.values_list("id", flat=True)[: limit + 1])
     if len(ids) > limit:

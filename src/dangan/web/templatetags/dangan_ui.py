@@ -120,4 +120,6 @@ def nav_perms(user: Any) -> dict[str, bool]:
     return {
         "records": actor.can(Perm.VIEW_RECORDS),
         "submissions": actor.can(Perm.VIEW_SUBMISSIONS),
+        "audit": actor.can(Perm.READ_AUDIT),
+        "accounts": any(actor.can(p) for p in (Perm.MANAGE_ACCOUNTS, Perm.ASSIGN_ROLES, Perm.MANAGE_TOKENS)),
     }
