@@ -153,6 +153,12 @@ def _write_new_file(
         raise UnsafeArchiveError(
             f"a file and a folder share a name in {rel}", target=rel, code="PATH_CONFLICT"
         ) from exc
+    except OSError as exc:  # a folder name (or the whole path) too long for the file system
+        if exc.errno == errno.ENAMETOOLONG:
+            raise UnsafeArchiveError(
+                f"name too long for the file system: {rel}", target=rel, code="PATH_TOO_LONG"
+            ) from exc
+        raise
     if target.parent.resolve() != (dest_root.resolve() / PurePosixPath(rel).parent):
         raise UnsafeArchiveError(
             f"entry escapes the package folder: {rel}", target=rel, code="ZIP_PATH_TRAVERSAL"
@@ -197,6 +203,16 @@ def _common_prefix(names: list[str]) -> str:
     return ""
 
 
+# What zipfile raises on damaged entry data (bad headers, CRC, deflate stream, lying sizes).
+_READ_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error, ValueError, NotImplementedError, RuntimeError)
+
+
+def _corrupt_entry(rel: str, exc: BaseException) -> UnsafeArchiveError:
+    return UnsafeArchiveError(
+        f"cannot unpack {rel}: {type(exc).__name__}: {exc}", target=rel, code="ZIP_CORRUPT"
+    )
+
+
 def receive_zip(
     zip_path: Path, dest: Path, limits: IntakeLimits = IntakeLimits(), *, display_name: str = ""
 ) -> ReceivedPackage:
@@ -208,7 +224,8 @@ def receive_zip(
     container = sm.sm3_file(str(zip_path))
     try:
         zf = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:  # ValueError covers undecodable names
+    # ValueError covers undecodable names; NotImplementedError a "zip file version" we cannot read
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
         raise UnsafeArchiveError(
             f"not a readable ZIP file: {type(exc).__name__}: {exc}", target=shown, code="ZIP_CORRUPT"
         ) from exc
@@ -225,6 +242,10 @@ def receive_zip(
             )
         for info in infos:
             name = _decode_name(info)
+            if "\x00" in info.orig_filename:  # zipfile silently cuts the name at the NUL: refuse instead
+                raise UnsafeArchiveError(
+                    f"entry name contains NUL: {info.orig_filename!r}", target=name, code="ZIP_PATH_INVALID"
+                )
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
                 raise UnsafeArchiveError(f"symbolic link entry refused: {name}", target=name, code="ZIP_LINK")
@@ -269,29 +290,51 @@ def receive_zip(
         for info, rel in entries:
             rel = rel[len(prefix) :]
             try:
-                with zf.open(info) as src:
+                src = zf.open(info)
+            except (*_READ_ERRORS, OSError) as exc:  # OSError: an entry offset before the file's start
+                raise _corrupt_entry(rel, exc) from exc
+            try:
+                with src:
                     facts = _write_new_file(dest, rel, src, budget, limit_code="ZIP_TOO_LARGE")
             except UnsafeArchiveError:
                 raise
-            except (
-                zipfile.BadZipFile,
-                EOFError,
-                zlib.error,
-                ValueError,
-                NotImplementedError,
-                RuntimeError,
-            ) as exc:
-                raise UnsafeArchiveError(
-                    f"cannot unpack {rel}: {type(exc).__name__}: {exc}", target=rel, code="ZIP_CORRUPT"
-                ) from exc
+            except _READ_ERRORS as exc:  # an OSError here is ours (disk full …), not the ZIP's
+                raise _corrupt_entry(rel, exc) from exc
             budget -= facts.size
             received.files[rel] = facts
     return received
 
 
+def _fs_name(path: str) -> str:
+    """A path read from the file system, as text. A name whose bytes are not UTF-8 (Python keeps them
+    as surrogate escapes, unusable in reports and the database) is read as GB18030, as Chinese Windows
+    tools write names onto carriers; one that is neither is refused."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        pass  # decode name by name: a carrier may mix UTF-8 folders with GB18030 file names
+    names = []
+    for name in path.split(os.sep):
+        raw = os.fsencode(name)
+        try:
+            names.append(raw.decode("utf-8"))
+            continue
+        except UnicodeDecodeError:
+            pass
+        try:
+            names.append(raw.decode("gb18030"))
+        except UnicodeDecodeError:
+            shown = os.fsencode(path).decode("utf-8", errors="backslashreplace")
+            raise UnsafeArchiveError(
+                f"file name is neither UTF-8 nor GB18030: {shown}", target=shown, code="PACKAGE_PATH_INVALID"
+            ) from None
+    return os.sep.join(names)
+
+
 def receive_folder(folder: Path, dest: Path, limits: IntakeLimits = IntakeLimits()) -> ReceivedPackage:
     """Copy a package folder into the empty folder ``dest`` (no links, no special files)."""
-    received = ReceivedPackage(root=dest, source_name=folder.name)
+    received = ReceivedPackage(root=dest, source_name=_fs_name(folder.name))
     budget = limits.max_total_bytes
     count = 0
     seen: set[str] = set()
@@ -299,11 +342,11 @@ def receive_folder(folder: Path, dest: Path, limits: IntakeLimits = IntakeLimits
         dirnames.sort()
         for d in dirnames:
             if os.path.islink(os.path.join(dirpath, d)):
-                rel = os.path.relpath(os.path.join(dirpath, d), folder)
+                rel = _fs_name(os.path.relpath(os.path.join(dirpath, d), folder))
                 raise UnsafeArchiveError(f"symbolic link refused: {rel}", target=rel, code="PACKAGE_LINK")
         for name in sorted(filenames):
             full = os.path.join(dirpath, name)
-            rel = safe_relative(os.path.relpath(full, folder), kind="PACKAGE")
+            rel = safe_relative(_fs_name(os.path.relpath(full, folder)), kind="PACKAGE")
             st = os.lstat(full)
             if stat.S_ISLNK(st.st_mode):
                 raise UnsafeArchiveError(f"symbolic link refused: {rel}", target=rel, code="PACKAGE_LINK")

@@ -7,6 +7,7 @@ checks (GD-2-3/GD-2-4), which name what is missing.
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Iterable
 from functools import cache
@@ -65,21 +66,82 @@ _VALUE_FACETS = (
 )
 
 
+# Validating a tree, lxml records each error's element path, which walks the element's preceding
+# siblings: many errors in a long list cost quadratic time (64,000 bad <文件> entries in a 2.3 MB file
+# took about 90 s). A document where errors × the longest child list could exceed this budget is first
+# validated while streaming (no paths, stops after _MAX_STREAMED errors); only when that shows the
+# tree validation is affordable does it run, for its messages with line numbers.
+_COST_BUDGET = 20_000_000
+_MAX_STREAMED = 1000
+_MAX_LISTED = 100  # messages listed; the rest are counted in one more line
+
+
+def _shape(root: etree._Element) -> tuple[int, int]:
+    """Elements plus attributes (each can be an error), and the longest child list."""
+    count = widest = 0
+    for el in root.iter():
+        count += 1 + len(el.attrib)
+        widest = max(widest, len(el))
+    return count, widest
+
+
+def _streamed_errors(xsd: etree.XMLSchema, data: bytes) -> tuple[list[_LogEntry], bool]:
+    """Validate while parsing (data already passed xmlsafe.parse): the errors, and whether it stopped early."""
+    events = etree.iterparse(
+        io.BytesIO(data),
+        events=("end",),
+        schema=xsd,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    stopped = False
+    try:
+        for n, (_, el) in enumerate(events):
+            el.clear()  # the schema checks the stream of events; the tree is not needed
+            if n % 1024 == 0 and len(events.error_log) > _MAX_STREAMED:
+                stopped = True
+                break
+    except etree.XMLSyntaxError:
+        pass  # raised at the end for the first schema error; all of them are in the log
+    return list(cast("Iterable[_LogEntry]", events.error_log)), stopped
+
+
 def _validate(xsd: etree.XMLSchema, data: bytes, name: str, *, structure_only: bool = False) -> list[str]:
     try:
         # Safe parse: no DTD, no entities, no network, bounded size and depth.
         root = xmlsafe.parse(data, name=name)
     except MetadataError as exc:
         return [exc.message]
+
+    def kept(err: _LogEntry) -> bool:
+        return not (structure_only and err.type_name.startswith(_VALUE_FACETS))
+
+    count, widest = _shape(root)
     with _lock:
+        if count * widest > _COST_BUDGET:
+            streamed, stopped = _streamed_errors(xsd, data)
+            if stopped or len(streamed) * widest > _COST_BUDGET:
+                out = [err.message for err in streamed if kept(err)]
+                if stopped:  # listed without line numbers: the streaming validation does not know them
+                    return [
+                        *out[:_MAX_LISTED],
+                        f"more than {_MAX_STREAMED} XML Schema errors: validation stopped",
+                    ]
+                return _listed(out)
         if xsd.validate(root):
             return []
         entries = cast("Iterable[_LogEntry]", xsd.error_log)
-        return [
-            f"line {err.line}: {err.message}"
-            for err in entries
-            if not (structure_only and err.type_name.startswith(_VALUE_FACETS))
-        ]
+        return _listed([f"line {err.line}: {err.message}" for err in entries if kept(err)])
+
+
+def _listed(messages: list[str]) -> list[str]:
+    if len(messages) <= _MAX_LISTED:
+        return messages
+    return [*messages[:_MAX_LISTED], f"… and {len(messages) - _MAX_LISTED} more XML Schema errors"]
 
 
 def validate_case_xml(data: bytes) -> list[str]:
