@@ -411,3 +411,19 @@ def test_signed_pdf_is_reported_not_verified(tmp_path):
     results = _run(ctx, "1-1", Stage.ARCHIVE)
     [note] = [r for r in results if r.target == "结果材料/决定书.pdf"]
     assert note.outcome == Outcome.NOT_RUN and "not implemented" in note.message
+
+
+def test_an_item_with_thousands_of_results_is_capped_without_hiding_a_failure():
+    from dangan.core.checks.model import CheckResult, Outcome, Stage
+    from dangan.core.checks.runner import MAX_RESULTS_PER_ITEM, capped
+
+    many = [CheckResult("GD-1-2", Stage.ARCHIVE, Outcome.PASS, f"f{i}", "ok") for i in range(5000)]
+    many.append(CheckResult("GD-1-2", Stage.ARCHIVE, Outcome.FAIL, "bad", "wrong"))
+    out = capped(many, "GD-1-2", Stage.ARCHIVE, True)
+    assert len(out) == MAX_RESULTS_PER_ITEM
+    assert out[0].outcome == Outcome.FAIL  # the failure is kept, first
+    assert out[-1].evidence["not_listed"] == {"pass": 5001 - MAX_RESULTS_PER_ITEM + 1}
+    fails = [CheckResult("GD-1-2", Stage.ARCHIVE, Outcome.FAIL, f"f{i}", "bad") for i in range(3000)]
+    out = capped(fails, "GD-1-2", Stage.ARCHIVE, True)
+    assert out[-1].outcome == Outcome.FAIL and out[-1].is_blocking_failure
+    assert capped(fails[:10], "GD-1-2", Stage.ARCHIVE, True) == fails[:10]

@@ -38,6 +38,38 @@ ITEM_FUNCTIONS: dict[str, ItemFn] = {**PACKAGE_ITEMS, **METADATA_ITEMS, **ENVIRO
 __all__ = ["ITEM_FUNCTIONS", "build_bag_context", "build_context", "check_path", "run_profile"]
 
 
+# One item reports at most this many results (one per file is normal): a hostile package declaring
+# tens of thousands of bad files must not produce a report of hundreds of thousands of lines.
+MAX_RESULTS_PER_ITEM = 1000
+_SEVERITY = [Outcome.FAIL, Outcome.WARNING, Outcome.NOT_RUN, Outcome.PASS, Outcome.NOT_APPLICABLE]
+
+
+def capped(results: list[CheckResult], code: str, stage: Stage, blocking: bool) -> list[CheckResult]:
+    """``results`` if few enough; else the most severe ones first, plus one result that counts the rest
+    (with the worst outcome among them, so a failure is never hidden by the cap)."""
+    if len(results) <= MAX_RESULTS_PER_ITEM:
+        return results
+    ordered = sorted(results, key=lambda r: _SEVERITY.index(r.outcome))
+    kept, rest = ordered[: MAX_RESULTS_PER_ITEM - 1], ordered[MAX_RESULTS_PER_ITEM - 1 :]
+    by_outcome: dict[str, int] = {}
+    for r in rest:
+        by_outcome[r.outcome.value] = by_outcome.get(r.outcome.value, 0) + 1
+    worst = rest[0].outcome
+    summary = ", ".join(f"{k} {v}" for k, v in by_outcome.items())
+    kept.append(
+        CheckResult(
+            code,
+            stage,
+            worst,
+            "",
+            f"{len(rest)} more results of this item not listed ({summary})",
+            blocking=blocking,
+            evidence={"not_listed": by_outcome},
+        )  # fmt: skip
+    )
+    return kept
+
+
 def run_profile(
     ctx: PackageContext, stage: Stage = Stage.ARCHIVE, *, profile: StageProfile | None = None
 ) -> CheckReport:
@@ -59,7 +91,7 @@ def run_profile(
                 ]
         for r in results:
             r.blocking = entry.blocking
-        report.results.extend(results)
+        report.results.extend(capped(results, code, stage, entry.blocking))
     report.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
     return report
 
