@@ -65,7 +65,7 @@ def capped(results: list[CheckResult], code: str, stage: Stage, blocking: bool) 
             f"{len(rest)} more results of this item not listed ({summary})",
             blocking=blocking,
             evidence={"not_listed": by_outcome},
-        )  # fmt: skip
+        )
     )
     return kept
 
