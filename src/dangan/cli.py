@@ -84,16 +84,19 @@ def main() -> None:
 def _register_commands() -> None:
     from dangan.commands.accounts import COMMANDS as account_commands
     from dangan.commands.audit import audit
+    from dangan.commands.backup import backup
     from dangan.commands.check import check
     from dangan.commands.eep import export_eep, verify_eep
     from dangan.commands.jobs import ARCHIVE_COMMANDS as bulk_commands
     from dangan.commands.jobs import jobs_group
     from dangan.commands.ofd_verify import ofd_verify
+    from dangan.commands.preserve import load as load_preserve
     from dangan.commands.schedule import schedule
     from dangan.commands.versions import COMMANDS as version_commands
 
-    for command in (check, ofd_verify, export_eep, verify_eep, schedule, jobs_group, audit):
+    for command in (check, ofd_verify, export_eep, verify_eep, schedule, jobs_group, audit, load_preserve()):
         main.add_command(command)
+    main.add_command(backup)
     for command in account_commands:  # user … | source …
         main.add_command(command)
     for command in version_commands:  # archive confirm-gap | supplement | correct | versions | export-version

@@ -399,6 +399,9 @@ def confirm(actor: Actor, record_id: int, *, rule: str = "", gap_reason: str = "
             events.record_archived(
                 actor, record.pk, archival_code=code, aip_digest=aip.tagmanifest_sm3, rule=rule
             )
+        from dangan.preservation.replication import after_aip_written  # replicas: after commit
+
+        after_aip_written(record.pk)
     return record
 
 
@@ -911,6 +914,9 @@ def _commit_version(
                     actor, locked.pk, version=aip.version, aip_digest=aip.tagmanifest_sm3,
                     changes=change_log, reason=reason,
                 )  # fmt: skip
+            from dangan.preservation.replication import after_aip_written  # replicas: after commit
+
+            after_aip_written(locked.pk)
     except IntegrityError:
         # (record, version) is unique: another version with this number won the race.
         raise VersionConflict(

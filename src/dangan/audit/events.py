@@ -461,3 +461,64 @@ def audit_verified(
         events=events, checkpoints=checkpoints, last_seq=last_seq, head_hash=head_hash, first_bad=first_bad,
         milliseconds=milliseconds,
     )  # fmt: skip
+
+
+# --- Storage locations, replication and repair (preservation.replication) ---
+
+
+def replication_run(
+    actor: Actor, *, locations: list[str], aips: int, copied: int, bytes_copied: int, failures: int,
+    record_id: Any = "",
+) -> AuditEvent:  # fmt: skip
+    """AIP blobs were copied to the replica / off-site locations; outcome ``failure`` if any copy failed."""
+    return _log(
+        "storage.replicated", actor, "record" if record_id else "instance", record_id,
+        outcome="success" if failures == 0 else "failure", locations=locations, aips=aips, copied=copied,
+        bytes=bytes_copied, failures=failures,
+    )  # fmt: skip
+
+
+def copies_checked(
+    actor: Actor, *, locations: list[str], blobs: int, missing: int, damaged: int, unreachable: list[str]
+) -> AuditEvent:
+    """Every stored copy of every AIP blob was re-hashed on every location."""
+    bad = missing + damaged + len(unreachable)
+    return _log(
+        "storage.copies_checked", actor, "instance", "", outcome="success" if bad == 0 else "failure",
+        locations=locations, blobs=blobs, missing=missing, damaged=damaged, unreachable=unreachable,
+    )  # fmt: skip
+
+
+def blob_repaired(
+    actor: Actor, *, blob: str, location: str, problem: str, source: str, repaired: bool, message: str
+) -> AuditEvent:
+    """A missing or damaged copy was restored from an intact one (or could not be: ``failure``)."""
+    return _log(
+        "storage.repaired", actor, "blob", blob, outcome="success" if repaired else "failure",
+        location=location, problem=problem, source=source, message=message,
+    )  # fmt: skip
+
+
+# --- Backup and restore (preservation.backup) ---
+
+
+def backup_created(
+    actor: Actor, backup_id: str, *, kind: str, files: int, bytes_written: int, blobs: int, volumes: int,
+    manifest_sm3: str, base: str,
+) -> AuditEvent:  # fmt: skip
+    """A full or incremental backup was written (database dump, blobs, keys, signed manifest)."""
+    return _log(
+        "backup.created", actor, "backup", backup_id, backup_kind=kind, files=files, bytes=bytes_written,
+        blobs=blobs, volumes=volumes, manifest_sm3=manifest_sm3, base=base,
+    )  # fmt: skip
+
+
+def backup_restored(
+    actor: Actor, backup_id: str, *, kind: str, rows: int, blobs: int, keys: int, manifest_sm3: str,
+    bases: list[str],
+) -> AuditEvent:  # fmt: skip
+    """This (previously empty) instance was restored from a verified backup."""
+    return _log(
+        "backup.restored", actor, "backup", backup_id, backup_kind=kind, rows=rows, blobs=blobs, keys=keys,
+        manifest_sm3=manifest_sm3, bases=bases,
+    )  # fmt: skip

@@ -66,6 +66,12 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
     "audit.read": ("查阅审计日志", "Audit log read"),
     "audit.exported": ("导出审计日志", "Audit log exported"),
     "audit.verified": ("校验审计日志", "Audit chain verified"),
+    "access.denied": ("拒绝访问", "Access denied"),
+    "storage.replicated": ("复制到存储位置", "Copied to storage locations"),
+    "storage.copies_checked": ("核对存储副本", "Stored copies checked"),
+    "storage.repaired": ("修复存储副本", "Stored copies repaired"),
+    "backup.created": ("创建备份", "Backup created"),
+    "backup.restored": ("恢复备份", "Backup restored"),
 }
 
 OUTCOME_LABELS: dict[str, tuple[str, str]] = {

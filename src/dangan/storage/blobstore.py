@@ -2,7 +2,8 @@
 
 Write-once: a blob is written to a temp file, fsynced, made read-only and renamed into place, and
 the folder is fsynced, so a crash leaves either the whole blob or none. A blob whose address
-already exists is not rewritten. S3-compatible back ends implement the same interface later.
+already exists is not rewritten (``replace`` does, for repair). It implements ``base.BlobStore``, as
+does the S3-compatible back end (``s3.S3BlobStore``); ``locations`` says which store plays which role.
 """
 
 from __future__ import annotations
@@ -17,14 +18,9 @@ from typing import BinaryIO
 
 from dangan.core import sm
 from dangan.core.fsutil import fsync_dir
+from dangan.storage.base import CHUNK, BlobMissing, DigestMismatch, check_digest
 
-CHUNK = 1024 * 1024
-
-
-class BlobMissing(Exception):
-    def __init__(self, digest: str) -> None:
-        super().__init__(f"blob {digest} is missing from the store")
-        self.digest = digest
+__all__ = ["CHUNK", "BlobMissing", "DigestMismatch", "FileBlobStore", "default_store"]
 
 
 class FileBlobStore:
@@ -33,9 +29,7 @@ class FileBlobStore:
         self.tmp = self.root / "tmp"
 
     def path(self, digest: str) -> Path:
-        d = digest.lower()
-        if len(d) != 64 or any(c not in "0123456789abcdef" for c in d):
-            raise ValueError(f"not an SM3 hex digest: {digest!r}")
+        d = check_digest(digest)
         return self.root / "sm3" / d[:2] / d[2:4] / d
 
     def exists(self, digest: str) -> bool:
@@ -48,7 +42,10 @@ class FileBlobStore:
             raise BlobMissing(digest) from None
 
     def size(self, digest: str) -> int:
-        return self.path(digest).stat().st_size
+        try:
+            return self.path(digest).stat().st_size
+        except FileNotFoundError:
+            raise BlobMissing(digest) from None
 
     def _install(self, tmp_path: Path, digest: str) -> None:
         target = self.path(digest)
@@ -109,6 +106,68 @@ class FileBlobStore:
             shutil.copyfile(path, staged)
         self._install(staged, digest)
 
+    def put_file(self, path: Path) -> str:
+        with open(path, "rb") as f:
+            return self.put_stream(f).sm3
+
+    def replace(self, digest: str, stream: BinaryIO) -> int:
+        """Repair: write verified bytes over a damaged (read-only) copy, or where one is missing.
+
+        The new copy is written to a temp file, fsynced, checked against ``digest``, made read-only and
+        renamed over the old one (a rename needs the folder's permission, not the file's), so a reader
+        sees the old copy or the new one. Bytes that hash otherwise change nothing (DigestMismatch).
+        """
+        target = self.path(digest)
+        hasher = sm.sm3()
+        size = 0
+        with self._temp() as (f, tmp_path):
+            for block in iter(lambda: stream.read(CHUNK), b""):
+                hasher.update(block)
+                size += len(block)
+                f.write(block)
+            f.flush()
+            os.fsync(f.fileno())
+        actual = hasher.hexdigest()
+        if actual != target.name:
+            os.unlink(tmp_path)
+            raise DigestMismatch(target.name, actual)
+        self._ensure_dir(target.parent)
+        os.chmod(tmp_path, 0o444)
+        os.replace(tmp_path, target)
+        fsync_dir(target.parent)
+        return size
+
+    def delete(self, digest: str) -> None:
+        target = self.path(digest)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(target)
+            fsync_dir(target.parent)
+
+    def digests(self) -> Iterator[str]:
+        base = self.root / "sm3"
+        if not base.is_dir():
+            return
+        for first in sorted(base.iterdir()):
+            if not first.is_dir():
+                continue
+            for second in sorted(first.iterdir()):
+                if not second.is_dir():
+                    continue
+                for blob in sorted(second.iterdir()):
+                    if blob.is_file() and len(blob.name) == 64:
+                        yield blob.name
+
+    def ping(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise NotADirectoryError(f"{self.root} is not a folder")
+        if self.root.exists() and not os.access(self.root, os.W_OK | os.X_OK):
+            raise PermissionError(f"{self.root} is not writable")
+        if not self.root.exists() and not os.access(self.root.parent, os.W_OK):
+            raise FileNotFoundError(f"{self.root} does not exist and cannot be created")
+
+    def describe(self) -> str:
+        return str(self.root)
+
     @contextlib.contextmanager
     def _temp(self) -> Iterator[tuple[BinaryIO, Path]]:
         self.tmp.mkdir(parents=True, exist_ok=True)
@@ -131,6 +190,7 @@ class FileBlobStore:
 
 
 def default_store() -> FileBlobStore:
-    from django.conf import settings
+    """The primary location (``DANGAN_STORAGE_LOCATIONS``; by default the local store at BLOB_DIR)."""
+    from dangan.storage.locations import primary_store
 
-    return FileBlobStore(settings.BLOB_DIR)
+    return primary_store()
