@@ -352,3 +352,27 @@ def test_cli_configuration_error_is_one_line(settings):
     result = CliRunner().invoke(main, ["preserve", "check-copies"])
     assert result.exit_code == 1 and "'bucket' must be an S3 bucket name" in result.output
     assert "Traceback" not in result.output
+
+
+def test_writing_an_aip_starts_the_preservation_history_shown_on_the_record_page(
+    tmp_path, test_catalogue, operator
+):
+    from django.test import Client
+
+    from dangan.accounts.roles import Role
+    from dangan.accounts.services import create_user
+    from dangan.archive import services as archive
+    from dangan.ingest import services as ingest
+    from dangan.preservation.models import EventType, PreservationEvent
+    from tests.factories import write_case
+
+    sub = ingest.ingest_path(operator, write_case(tmp_path / "case"))
+    record = archive.confirm(operator, sub.record.pk)
+    event = PreservationEvent.objects.get(record=record, event_type=EventType.INGEST)
+    assert (event.outcome, event.aip.version, event.detail["kind"]) == ("success", 1, "archived")
+    assert event.blob_sm3 == event.aip.tagmanifest_sm3 and "test-operator" in event.agent
+    user, _ = create_user("history-officer", [Role.RECORDS_OFFICER], password="History-pw-2026x")
+    client = Client()
+    client.force_login(user)
+    page = client.get(f"/records/{record.pk}/").content.decode()
+    assert "保存历史" in page and "AIP v1" in page

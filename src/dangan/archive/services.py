@@ -399,10 +399,40 @@ def confirm(actor: Actor, record_id: int, *, rule: str = "", gap_reason: str = "
             events.record_archived(
                 actor, record.pk, archival_code=code, aip_digest=aip.tagmanifest_sm3, rule=rule
             )
+        _aip_written_event(actor, record.pk, aip, kind="archived")
         from dangan.preservation.replication import after_aip_written  # replicas: after commit
 
         after_aip_written(record.pk)
     return record
+
+
+def _aip_written_event(actor: Actor, record_id: int, aip: Aip, *, kind: str) -> None:
+    """The preservation history starts when an AIP version is written (PREMIS "ingestion")."""
+    from dangan.preservation.events import record_event
+    from dangan.preservation.models import EventType, Outcome
+
+    record_event(
+        EventType.INGEST,
+        agent=f"{actor.name} (dangan {_version()})",
+        outcome=Outcome.SUCCESS,
+        record_id=record_id,
+        aip_id=aip.pk,
+        blob_sm3=aip.tagmanifest_sm3,
+        location="primary",
+        version=aip.version,
+        kind=kind,
+        files=aip.file_count,
+        bytes=aip.byte_total,
+    )
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dangan")
+    except PackageNotFoundError:
+        return "dev"
 
 
 def reclassify(actor: Actor, record_id: int, *, class_code: str) -> Record:
@@ -914,6 +944,7 @@ def _commit_version(
                     actor, locked.pk, version=aip.version, aip_digest=aip.tagmanifest_sm3,
                     changes=change_log, reason=reason,
                 )  # fmt: skip
+            _aip_written_event(actor, locked.pk, aip, kind=kind.value)
             from dangan.preservation.replication import after_aip_written  # replicas: after commit
 
             after_aip_written(locked.pk)

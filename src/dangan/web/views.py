@@ -577,6 +577,9 @@ def record(request: HttpRequest, pk: int) -> HttpResponse:
             "submission_labels": SUBMISSION_LABELS,
             "next": request.get_full_path(),
             "returned": returned,
+            "preservation_events": list(
+                rec.preservation_events.select_related("aip").order_by("-at", "-id")[:200]
+            ),
             "nav": NAV_FOR_STATUS.get(RecordStatus(rec.status), ""),
         },
     )
