@@ -8,7 +8,7 @@ table); only the page template is our own, because the reports' one is portrait.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,14 +18,13 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.pdfgen import canvas
 from reportlab.platypus import Flowable, LongTable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
 
 from dangan.audit import labels as AL
 from dangan.core.auditchain import canonical_json
 from dangan.reports import labels as L
 from dangan.reports.fonts import FontChoice, pdf_font
-from dangan.reports.pdf import HEAD, INK, LINE, MUTED, P, esc, font_note, meta_table, styles
+from dangan.reports.pdf import HEAD, INK, LINE, MUTED, P, canvas_maker, esc, font_note, meta_table, styles
 
 if TYPE_CHECKING:
     from dangan.audit.models import AuditEvent
@@ -99,39 +98,6 @@ def filter_text(filters: AuditFilters, lang: str) -> str:
     sep = "；" if L.is_zh(lang) else "; "
     colon = "：" if L.is_zh(lang) else ": "
     return sep.join(f"{L.pick(FILTER_LABELS.get(k, (k, k)), lang)}{colon}{v}" for k, v in params.items())
-
-
-def _canvas(title: str, lang: str, font: FontChoice) -> Callable[..., canvas.Canvas]:
-    """A canvas that writes the title and "page n of N" on every landscape page (two passes)."""
-
-    class NumberedCanvas(canvas.Canvas):  # type: ignore[misc]  # reportlab has no type hints
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._pages: list[dict[str, Any]] = []
-
-        def showPage(self) -> None:
-            self._pages.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self) -> None:
-            total = len(self._pages)
-            for state in self._pages:
-                self.__dict__.update(state)
-                self.saveState()
-                self.setFont(font.name, 7.5)
-                self.setFillColor(MUTED)
-                self.setStrokeColor(LINE)
-                self.line(MARGIN, PAGE_H - MARGIN + 8, PAGE_W - MARGIN, PAGE_H - MARGIN + 8)
-                self.drawString(MARGIN, PAGE_H - MARGIN + 11, title[:120])
-                self.drawRightString(PAGE_W - MARGIN, PAGE_H - MARGIN + 11, "dangan")
-                self.drawCentredString(
-                    PAGE_W / 2, MARGIN - 16, L.text("page", lang, page=self._pageNumber, total=total)
-                )
-                self.restoreState()
-                super().showPage()
-            super().save()
-
-    return NumberedCanvas
 
 
 def _verdict(report: Report, lang: str, st: dict[str, ParagraphStyle]) -> Paragraph:
@@ -305,5 +271,10 @@ def render_events_pdf(
         lang="zh-CN" if L.is_zh(lang) else "en",
         initialFontName=font.name,
     )
-    doc.build(story, canvasmaker=_canvas(title, lang, font))
+    doc.build(
+        story,
+        canvasmaker=canvas_maker(
+            title, lang, font, pagesize=(PAGE_W, PAGE_H), margin=MARGIN - 2, title_chars=120
+        ),
+    )
     return buf.getvalue()

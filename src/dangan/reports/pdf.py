@@ -255,8 +255,17 @@ def packages_table(ctx: dict[str, Any], st: dict[str, ParagraphStyle]) -> tuple[
     return grid(data, widths, st["base"].fontName, extra), legend
 
 
-def canvas_maker(title: str, lang: str, font: FontChoice) -> Callable[..., canvas.Canvas]:
+def canvas_maker(
+    title: str,
+    lang: str,
+    font: FontChoice,
+    *,
+    pagesize: tuple[float, float] = A4,
+    margin: float = MARGIN,
+    title_chars: int = 80,
+) -> Callable[..., canvas.Canvas]:
     """A canvas that writes "page n of N" and the document title on every page (two passes)."""
+    page_w, page_h = pagesize
 
     class NumberedCanvas(canvas.Canvas):  # type: ignore[misc]  # reportlab has no type hints
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -280,11 +289,11 @@ def canvas_maker(title: str, lang: str, font: FontChoice) -> Callable[..., canva
             self.setFont(font.name, 7.5)
             self.setFillColor(MUTED)
             self.setStrokeColor(LINE)
-            self.line(MARGIN, PAGE_H - MARGIN + 10, PAGE_W - MARGIN, PAGE_H - MARGIN + 10)
-            self.drawString(MARGIN, PAGE_H - MARGIN + 13, title[:80])
-            self.drawRightString(PAGE_W - MARGIN, PAGE_H - MARGIN + 13, "dangan")
+            self.line(margin, page_h - margin + 10, page_w - margin, page_h - margin + 10)
+            self.drawString(margin, page_h - margin + 13, title[:title_chars])
+            self.drawRightString(page_w - margin, page_h - margin + 13, "dangan")
             self.drawCentredString(
-                PAGE_W / 2, MARGIN - 18, L.text("page", lang, page=self._pageNumber, total=total)
+                page_w / 2, margin - 18, L.text("page", lang, page=self._pageNumber, total=total)
             )
             self.restoreState()
 
