@@ -148,6 +148,10 @@ def test_verify_finds_archived_record_without_aip(tmp_path, test_catalogue, oper
     from dangan.preservation import services as preservation
 
     rec = _archived(tmp_path, operator, officer_actor)
+    from dangan.preservation.models import PreservationEvent
+
+    # Tampering directly in the database (the application never deletes an AIP or its history).
+    PreservationEvent.objects.filter(record=rec).delete()
     AipFile.objects.filter(aip__record=rec).delete()
     Aip.objects.filter(record=rec).delete()
     problems = preservation.verify_all(officer_actor).problems

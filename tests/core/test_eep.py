@@ -476,8 +476,11 @@ def test_changed_certificate_fails(package, tmp_path, offset):
     raw = bytearray(base64.b64decode(value))
     raw[offset] ^= 0x01
     report = eep.verify_eep(_mutated(package, tmp_path, value, base64.b64encode(bytes(raw))))
-    assert report.exit_code == 1
-    assert _codes(report)[0] in ("CERTIFICATE_INVALID",), report.problems
+    # Near the end the flipped bit lands in the certificate's signature or its DER framing (the
+    # signature's length varies with the random key): invalid (1) or, rarely, unreadable (2) — never valid.
+    assert report.exit_code in (1, 2) and report.problems, report.problems
+    if report.exit_code == 1:
+        assert _codes(report)[0] in ("CERTIFICATE_INVALID",), report.problems
 
 
 def test_untrusted_signer_fails(package):
