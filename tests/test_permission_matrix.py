@@ -145,6 +145,7 @@ RULES: dict[str, Rule] = {
     "web:job-cancel": Rule("POST", JOB_CREATOR, JOB),
     "web:job-resume": Rule("POST", JOB_CREATOR, JOB),
     "web:job-result": Rule("GET", JOB_CREATOR, JOB),
+    "web:preservation": Rule("GET", holders(Perm.VERIFY)),
     # --- classification scheme, retention schedule, archiving scope ---
     "catalog:items": Rule("GET", SCHEDULE),
     "catalog:item": Rule("GET", SCHEDULE, ITEM),

@@ -522,3 +522,16 @@ def backup_restored(
         "backup.restored", actor, "backup", backup_id, backup_kind=kind, rows=rows, blobs=blobs, keys=keys,
         manifest_sm3=manifest_sm3, bases=bases,
     )  # fmt: skip
+
+
+# --- Scheduled fixity audits (preservation.audit) ---
+
+
+def fixity_audit_finished(
+    actor: Actor, run_id: Any, *, scope: str, aips: int, total: int, problems: int, overdue: int
+) -> AuditEvent:
+    """A fixity audit run (all AIPs or the rotating sample) ended; ``failure`` if it found problems."""
+    return _log(
+        "fixity.audit", actor, "fixity_run", run_id, outcome="success" if problems == 0 else "failure",
+        scope=scope, aips=aips, total=total, problems=problems, overdue=overdue,
+    )  # fmt: skip

@@ -16,6 +16,7 @@ officer archives it with a reason (容缺归档) or returns it, and may supply t
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import os
 import shutil
@@ -266,6 +267,20 @@ def _reject(
         events.case_rejected(actor, sub.id, errors=errors)
 
 
+DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+
+
+def _io_error(exc: OSError, what: str) -> dict[str, str]:
+    """A disk-full (or quota) error says so plainly; other I/O errors name the OS error."""
+    if exc.errno in DISK_FULL_ERRNOS:
+        return {
+            "code": "DISK_FULL",
+            "message": f"{what}: the archive's disk is full (no space left: {exc.strerror}); nothing was "
+            "filed — free space and send the package again",
+        }
+    return {"code": "IO_ERROR", "message": f"{what}: {exc}"}
+
+
 def _check_and_file(
     sub: Submission,
     actor: Actor,
@@ -281,7 +296,7 @@ def _check_and_file(
             _reject(sub, actor, [exc.as_dict()])
             return
         except OSError as exc:  # e.g. disk full while unpacking: nothing was filed
-            _reject(sub, actor, [{"code": "IO_ERROR", "message": f"cannot take the package in: {exc}"}])
+            _reject(sub, actor, [_io_error(exc, "cannot take the package in")])
             return
         with transaction.atomic():
             _advance(sub, SubmissionStatus.CHECKING)
@@ -296,7 +311,12 @@ def _check_and_file(
         log.exception("intake of %s failed", sub.package_name)
         sub.refresh_from_db()
         if sub.status not in FINAL:
-            _reject(sub, actor, [{"code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}: {exc}"}])
+            error = (
+                _io_error(exc, "cannot store the package")
+                if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS
+                else {"code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}: {exc}"}
+            )
+            _reject(sub, actor, [error])
     finally:
         shutil.rmtree(cleanup, ignore_errors=True)
 

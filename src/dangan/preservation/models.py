@@ -46,3 +46,44 @@ class PreservationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.event_type} {self.outcome}"
+
+
+class FixityScope(models.TextChoices):
+    ALL = "all", "全部 all AIPs"
+    ROTATING = "rotating", "轮换抽样 rotating sample"
+
+
+class FixityRun(models.Model):
+    """One fixity audit (固定性检查, 长期保存 CQ): which AIPs were re-hashed, what was found.
+
+    Per AIP the outcome is a FIXITY PreservationEvent (linked by ``detail.run``); this row keeps the
+    counts and a compact list of the problems (the first ``PROBLEM_LIMIT``) for the preservation page.
+    """
+
+    PROBLEM_LIMIT = 500
+
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    actor = models.CharField(max_length=150)
+    scope = models.CharField(max_length=16, choices=FixityScope.choices)
+    period_days = models.PositiveIntegerField()
+    aips_total = models.PositiveIntegerField(default=0)  # AIPs in the archive when the run started
+    aips_checked = models.PositiveIntegerField(default=0)
+    aips_failed = models.PositiveIntegerField(default=0)
+    files = models.PositiveIntegerField(default=0)
+    bytes = models.BigIntegerField(default=0)
+    problem_count = models.PositiveIntegerField(default=0)
+    problems = models.JSONField(default=list, blank=True)
+    overdue = models.PositiveIntegerField(default=0)  # AIPs not checked within the period, after the run
+    duration_ms = models.PositiveIntegerField(default=0)
+    completed = models.BooleanField(default=False)  # False: the run was cut off (crash, kill)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"fixity {self.scope} {self.started_at:%Y-%m-%d %H:%M}: {self.problem_count} problem(s)"
+
+    @property
+    def intact(self) -> bool:
+        return self.completed and self.problem_count == 0

@@ -103,7 +103,14 @@ class FileBlobStore:
         try:
             os.replace(path, staged)
         except OSError:  # another file system: copy, then install
-            shutil.copyfile(path, staged)
+            try:
+                shutil.copyfile(path, staged)
+                with open(staged, "rb+") as f:
+                    os.fsync(f.fileno())
+            except BaseException:  # e.g. disk full: no partial copy stays behind
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(staged)
+                raise
         self._install(staged, digest)
 
     def put_file(self, path: Path) -> str:

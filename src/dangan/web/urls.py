@@ -4,7 +4,7 @@ from django.urls import path
 from django.views.generic.base import RedirectView
 
 from dangan.accounts import auth_views as account_views
-from dangan.web import views
+from dangan.web import preservation_views, views
 
 app_name = "web"
 
@@ -54,4 +54,5 @@ urlpatterns = [
     path("jobs/<int:pk>/resume/", views.job_resume, name="job-resume"),
     path("jobs/<int:pk>/result.zip", views.job_result, name="job-result"),
     path("submissions/<uuid:pk>/", views.submission, name="submission"),
+    path("preservation/", preservation_views.preservation, name="preservation"),
 ]

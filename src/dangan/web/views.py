@@ -312,6 +312,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         ctx["deadlines"] = deadline_data.overview(
             limit=DASHBOARD_CHART_ROWS, fonds_ids=actor.fonds_ids(Perm.VIEW_RECORDS)
         )
+    if actor.can(Perm.VERIFY):  # fixity alert banner (长期保存): latest audit's problems, overdue AIPs
+        from dangan.preservation.audit import status as fixity_status
+
+        ctx["fixity"] = fixity_status()
     return render(request, "web/dashboard.html", ctx)
 
 
