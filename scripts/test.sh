@@ -13,8 +13,9 @@ REDIS_URL=${DANGAN_TEST_REDIS:-redis://127.0.0.1:6379/15}
 
 # System tools the tests use, from Debian: Chromium (browser tests), ClamAV (virus check 4-2 with a
 # signature database the test writes), ffmpeg (ffprobe for audio/video validation), a CJK TrueType font
-# (embedded in PDF reports).
-SYSTEM_PACKAGES="chromium clamav clamav-daemon ffmpeg fonts-wqy-microhei"
+# (embedded in PDF reports), LibreOffice (Writer + Calc, no GUI) and Ghostscript (format migration of
+# DOC/DOCX/XLS/XLSX to PDF/A-2b).
+SYSTEM_PACKAGES="chromium clamav clamav-daemon ffmpeg fonts-wqy-microhei libreoffice-writer-nogui libreoffice-calc-nogui ghostscript"
 missing=""
 for pkg in $SYSTEM_PACKAGES; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"

@@ -20,7 +20,7 @@ import json
 import shutil
 import uuid
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -227,6 +227,11 @@ def _description_xml(
                 原SM3=r["old_sm3"],
                 新SM3=r["new_sm3"],
             )
+        for d in revision.changes.get("migrated", []):
+            el = etree.SubElement(
+                info, "格式迁移", 原路径=d["source"], 原SM3=d["source_sm3"], 新路径=d["path"], 新SM3=d["sm3"]
+            )
+            el.text = str(d.get("agent", ""))
         for c in revision.changes.get("metadata", []):
             el = etree.SubElement(info, "元数据更正", 项=c["field"])
             etree.SubElement(el, "原值").text = c["old"] if c["old"] is not None else ""
@@ -638,11 +643,40 @@ def correct(
     return _revise(actor, record_id, VersionKind.CORRECTION, reason, uploads=uploads, changes=changes or {})
 
 
+def migrate(
+    actor: Actor,
+    record_id: int,
+    *,
+    derived: Sequence[Upload],
+    reason: str,
+    after_write: Callable[[Record, Aip], None] | None = None,
+) -> Aip:
+    """Add files derived by format migration (格式迁移, e.g. PDF/A from DOCX) beside their originals:
+    a new AIP version of kind migration. Each upload names its original (``derived_from``) and may
+    carry a ``note`` (tools, validator result) for the change log. The originals stay unchanged.
+    ``after_write(record, aip)`` runs inside the version's transaction (the preservation event)."""
+    require(actor, Perm.CORRECT)
+    reason = versions.clean_reason(reason, what="to migrate a record's formats")
+    if not derived:
+        raise DanganError("no derived files to add", code="NO_FILES", target="files")
+    return _revise(
+        actor, record_id, VersionKind.MIGRATION, reason, uploads=derived, changes={}, after_write=after_write
+    )
+
+
 def _validate_uploads(record: Record, kind: VersionKind, uploads: Sequence[Upload]) -> None:
     missing = {m.get("code", ""): m for m in record.gap_materials}
     seen: set[str] = set()
     for up in uploads:
-        if kind == VersionKind.SUPPLEMENT:
+        if kind == VersionKind.MIGRATION:
+            if not up.derived_from or up.derived_from in seen:
+                raise DanganError(
+                    f"{up.filename}: name the one original it was derived from",
+                    code="UNKNOWN_FILE",
+                    target=up.filename,
+                )
+            seen.add(up.derived_from)
+        elif kind == VersionKind.SUPPLEMENT:
             if up.replaces:
                 raise DanganError(
                     "a supplement adds missing materials; replacing a file is a correction",
@@ -691,6 +725,7 @@ def _revise(
     *,
     uploads: Sequence[Upload],
     changes: Mapping[str, str],
+    after_write: Callable[[Record, Aip], None] | None = None,
 ) -> Aip:
     record = _load_record(record_id)
     check_record_scope(actor, Perm.SUPPLEMENT if kind == VersionKind.SUPPLEMENT else Perm.CORRECT, record)
@@ -741,6 +776,8 @@ def _revise(
             if kind == VersionKind.SUPPLEMENT:
                 code = item.upload.material_code
                 versions.add_supplied(draft, item, code=code, name=names.get(code, ""), now=at)
+            elif kind == VersionKind.MIGRATION:
+                versions.add_derived(draft, item, now=at)
             else:
                 versions.replace_file(draft, item)
         versions.apply_metadata(draft, changes, record_year=record.year)
@@ -755,7 +792,9 @@ def _revise(
                 f"the new version would hold {total} bytes, more than the limit {settings.MAX_PACKAGE_BYTES}",
                 code="PACKAGE_TOO_LARGE",
             )
-        report, remaining = _check_version(actor, record, kind, received, pkg)
+        # A migrated original stays, now with its PDF/A beside it: its 3-3 (format) finding does not block.
+        exempt = {d["source"] for d in draft.derived}
+        report, remaining = _check_version(actor, record, kind, received, pkg, exempt=exempt)
         change_log: dict[str, Any] = {}
         if draft.supplied:
             change_log["supplied"] = draft.supplied
@@ -763,6 +802,8 @@ def _revise(
             change_log["replaced"] = draft.replaced
         if draft.metadata_changes:
             change_log["metadata"] = draft.metadata_changes
+        if draft.derived:
+            change_log["migrated"] = draft.derived
         gap_status = GapStatus(record.gap_status)
         if gap_status == GapStatus.OPEN:
             new_gap = GapStatus.OPEN if remaining else GapStatus.CLOSED
@@ -815,14 +856,20 @@ def _revise(
         )
         return _commit_version(
             actor, record, base, kind, reason, files, key, draft, received, report, gap_status, remaining,
-            change_log,
+            change_log, after_write,
         )  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def _check_version(
-    actor: Actor, record: Record, kind: VersionKind, received: ReceivedPackage, pkg: CasePackage
+    actor: Actor,
+    record: Record,
+    kind: VersionKind,
+    received: ReceivedPackage,
+    pkg: CasePackage,
+    *,
+    exempt: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[CheckReport, list[dict[str, str]]]:
     """Run the archiving-stage checks (the service item's profile, as at intake) on the new package.
 
@@ -836,7 +883,10 @@ def _check_version(
     report = checking.run_checks(ctx, Stage.ARCHIVE, record.service_item)
     gap_codes = {m.get("code", "") for m in record.gap_materials}
     blocking = [
-        r for r in report.failures() if not (_is_scope_result(r.code) and _scope_code(r.target) in gap_codes)
+        r
+        for r in report.failures()
+        if not (_is_scope_result(r.code) and _scope_code(r.target) in gap_codes)
+        and not (r.code.endswith("-3-3") and r.target in exempt)
     ]
     if blocking:
         errors = [{"code": r.code, "message": r.message, "target": r.target} for r in blocking]
@@ -886,6 +936,7 @@ def _commit_version(
     gap_status: GapStatus,
     remaining: list[dict[str, str]],
     change_log: dict[str, Any],
+    after_write: Callable[[Record, Aip], None] | None = None,
 ) -> Aip:
     pkg = draft.pkg
     declared = {e.path: e for e in pkg.files if e.path}
@@ -939,12 +990,19 @@ def _commit_version(
                     actor, locked.pk, version=aip.version, aip_digest=aip.tagmanifest_sm3,
                     supplied=draft.supplied, remaining=remaining, reason=reason,
                 )  # fmt: skip
+            elif kind == VersionKind.MIGRATION:
+                events.record_migrated(
+                    actor, locked.pk, version=aip.version, aip_digest=aip.tagmanifest_sm3,
+                    migrated=draft.derived, reason=reason,
+                )  # fmt: skip
             else:
                 events.record_corrected(
                     actor, locked.pk, version=aip.version, aip_digest=aip.tagmanifest_sm3,
                     changes=change_log, reason=reason,
                 )  # fmt: skip
             _aip_written_event(actor, locked.pk, aip, kind=kind.value)
+            if after_write is not None:
+                after_write(locked, aip)
             from dangan.preservation.replication import after_aip_written  # replicas: after commit
 
             after_aip_written(locked.pk)

@@ -75,11 +75,13 @@ class VersionKind(StrEnum):
     ARCHIVED = "archived"  # version 1, written on confirmation
     SUPPLEMENT = "supplement"  # 补充: missing materials supplied (容缺)
     CORRECTION = "correction"  # 更正: metadata and/or files corrected
+    MIGRATION = "migration"  # 格式迁移: derived PDF/A files added beside their office originals
 
 
 VERSION_LABELS = {
     VersionKind.ARCHIVED: "归档 Archived",
     VersionKind.SUPPLEMENT: "补充材料 Supplement",
     VersionKind.CORRECTION: "更正 Correction",
+    VersionKind.MIGRATION: "格式迁移 Format migration",
 }
 VERSION_CHOICES = [(kind.value, label) for kind, label in VERSION_LABELS.items()]

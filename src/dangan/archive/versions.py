@@ -71,6 +71,8 @@ class Upload:
     material_code: str = ""
     category: str = ""  # supplement: material category (folder); inferred when empty
     replaces: str = ""  # correction: package path of the file it replaces
+    derived_from: str = ""  # migration: package path of the original this file was derived from
+    note: Mapping[str, Any] | None = None  # migration: tools, timings, validator result (change log)
 
 
 @dataclass
@@ -91,6 +93,7 @@ class Draft:
     supplied: list[dict[str, str]] = field(default_factory=list)
     replaced: list[dict[str, str]] = field(default_factory=list)
     metadata_changes: list[dict[str, str | None]] = field(default_factory=list)
+    derived: list[dict[str, Any]] = field(default_factory=list)
 
 
 def clean_reason(reason: str, *, what: str) -> str:
@@ -200,6 +203,41 @@ def add_supplied(draft: Draft, staged: Staged, *, code: str, name: str, now: str
     )
     draft.staged[path] = staged
     draft.supplied.append({"code": code, "name": name, "path": path, "sm3": staged.facts.sm3})
+
+
+def add_derived(draft: Draft, staged: Staged, *, now: str) -> None:
+    """Add a file derived from an original by format migration (格式迁移) beside it: same category
+    and material code, path ``<original path><ext>`` (e.g. ``申报材料/申请书.docx.pdf``). The original
+    stays as it is; the link original → derived goes into the change log (``draft.derived``)."""
+    up = staged.upload
+    source = up.derived_from
+    entry = next((e for e in draft.pkg.files if e.path == source), None)
+    if entry is None or source not in draft.reused:
+        raise DanganError(
+            f"the record has no content file {source!r} to derive from", code="UNKNOWN_FILE", target=source
+        )
+    ext = _extension(up.filename)
+    parent = str(PurePosixPath(source).parent)
+    taken = {(e.path or "").casefold() for e in draft.pkg.files} | {p.casefold() for p in draft.staged}
+    path = _free_path(parent, PurePosixPath(source).name, ext, taken)
+    sequences = [int(e.sequence or 0) for e in draft.pkg.files if (e.sequence or "").isdigit()]
+    draft.pkg.files.append(
+        FileEntry(
+            sequence=str(max(sequences, default=len(draft.pkg.files)) + 1),
+            material_code=entry.material_code,
+            category=entry.category,
+            standard_name=entry.standard_name,
+            actual_name=_safe_name(PurePosixPath(entry.actual_name or source).name + ext),
+            path=path,
+            format=ext.lstrip(".").upper(),
+            created_at=now,
+        )
+    )
+    draft.staged[path] = staged
+    draft.derived.append(
+        {"source": source, "source_sm3": draft.reused[source], "path": path, "sm3": staged.facts.sm3,
+         **dict(up.note or {})}
+    )  # fmt: skip
 
 
 def replace_file(draft: Draft, staged: Staged) -> None:

@@ -535,3 +535,23 @@ def fixity_audit_finished(
         "fixity.audit", actor, "fixity_run", run_id, outcome="success" if problems == 0 else "failure",
         scope=scope, aips=aips, total=total, problems=problems, overdue=overdue,
     )  # fmt: skip
+
+
+# --- Format migration (preservation.migration) ---
+
+
+def record_migrated(
+    actor: Actor,
+    record_id: Any,
+    *,
+    version: int,
+    aip_digest: str,
+    migrated: list[dict[str, Any]],
+    reason: str,
+) -> AuditEvent:
+    """Derived PDF/A files were added beside their office originals: a new AIP version (格式迁移)."""
+    return _log(
+        "record.migrated", actor, "record", record_id, version=version, aip=aip_digest,
+        migrated=[{k: d.get(k) for k in ("source", "source_sm3", "path", "sm3")} for d in migrated],
+        reason=reason,
+    )  # fmt: skip

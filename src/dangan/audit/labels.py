@@ -44,6 +44,7 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
     "records.exported": ("导出档案目录", "Records exported"),
     "record.supplemented": ("容缺补充", "Record supplemented"),
     "record.corrected": ("档案更正", "Record corrected"),
+    "record.migrated": ("格式迁移", "Record formats migrated"),
     "record.reclassified": ("重新分类", "Record reclassified"),
     "aip.exported": ("导出归档信息包", "AIP exported"),
     "eep.exported": ("导出电子文件封装包", "EEP exported"),
