@@ -123,6 +123,20 @@ def invariants() -> list[str]:
     return bad
 
 
+def _referenced() -> set[str]:
+    from dangan.archive.models import Record
+
+    return set(Record.objects.values_list("files__sm3", flat=True)) | set(
+        Record.objects.values_list("aips__files__sm3", flat=True)
+    )
+
+
+def _quarantine() -> Path:
+    from django.conf import settings
+
+    return Path(settings.QUARANTINE_DIR)
+
+
 def check(batch: Path) -> dict[str, Any]:
     from dangan.archive.models import Record
     from dangan.ingest import services
@@ -130,12 +144,19 @@ def check(batch: Path) -> dict[str, Any]:
 
     after_kill = invariants()
     state = dict(Record.objects.values_list("status").annotate(n=__import__("django").db.models.Count("id")))
+    from datetime import timedelta
+
+    from dangan.accounts.roles import Actor
+    from dangan.ingest.models import Submission
+    from dangan.preservation.cleanup import remove_leftovers
+
+    services.recover_abandoned_cli(min_age=timedelta(0))  # the killed process is known to be gone
     services.resume_pending()
     results = ingest(batch)  # re-running the batch completes it
     store = default_store()
-    referenced = set(Record.objects.values_list("files__sm3", flat=True)) | set(
-        Record.objects.values_list("aips__files__sm3", flat=True)
-    )
+    orphans_before_cleanup = sum(1 for d in store.digests() if d not in _referenced())
+    remove_leftovers(Actor.system("fault-test"), older_than=0)
+    referenced = _referenced()
     return {
         "after_kill": after_kill,
         "state_after_kill": state,
@@ -143,7 +164,10 @@ def check(batch: Path) -> dict[str, Any]:
         "after_recovery": invariants(),
         "records": Record.objects.count(),
         "archived": Record.objects.filter(status="archived").count(),
-        "orphan_blobs": sum(1 for d in store.digests() if d not in referenced),
+        "orphan_blobs": orphans_before_cleanup,
+        "orphan_blobs_after_cleanup": sum(1 for d in store.digests() if d not in referenced),
+        "unfinished_submissions": Submission.objects.filter(status__in=["received", "checking"]).count(),
+        "quarantine_leftovers": sorted(p.name for p in _quarantine().glob("*") if p.name != "uploads"),
         "tmp_files": len(list(store.tmp.glob("*"))) if store.tmp.is_dir() else 0,
     }
 

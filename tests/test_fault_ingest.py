@@ -112,6 +112,11 @@ def test_sigkill_during_batch_ingest_leaves_nothing_partial(tmp_path, batches):
             before.get("pre_archive")
         )
         orphans = max(orphans, report["orphan_blobs"])
+        # Recovery closes what the killed run left: no unfinished submission, no quarantine copy, and
+        # the clean-up leaves no orphan blob and no temporary file in the store.
+        assert report["unfinished_submissions"] == 0, context
+        assert report["quarantine_leftovers"] == [], context
+        assert report["orphan_blobs_after_cleanup"] == 0 and report["tmp_files"] == 0, context
         total_cases += CASES
         assert report["records"] == report["archived"] == total_cases, context
     # The kills must really have cut runs short, spread over the run (not all before or after it).

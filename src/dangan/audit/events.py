@@ -499,6 +499,16 @@ def blob_repaired(
     )  # fmt: skip
 
 
+def storage_cleaned(
+    actor: Actor, *, orphan_blobs: int, orphan_bytes: int, temp_files: int, older_than_hours: float
+) -> AuditEvent:
+    """Orphan blobs (referenced by no record or AIP) and stale temporary files were removed."""
+    return _log(
+        "storage.cleaned", actor, "instance", "", orphan_blobs=orphan_blobs, orphan_bytes=orphan_bytes,
+        temp_files=temp_files, older_than_hours=older_than_hours,
+    )  # fmt: skip
+
+
 # --- Backup and restore (preservation.backup) ---
 
 

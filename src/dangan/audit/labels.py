@@ -71,6 +71,7 @@ KIND_LABELS: dict[str, tuple[str, str]] = {
     "storage.replicated": ("复制到存储位置", "Copied to storage locations"),
     "storage.copies_checked": ("核对存储副本", "Stored copies checked"),
     "storage.repaired": ("修复存储副本", "Stored copies repaired"),
+    "storage.cleaned": ("清理孤立数据", "Orphan blobs removed"),
     "backup.created": ("创建备份", "Backup created"),
     "backup.restored": ("恢复备份", "Backup restored"),
 }

@@ -15,6 +15,7 @@ PRESERVE_MODULES = (
     "dangan.commands.preserve_storage",  # locations, replicate, repair
     "dangan.commands.preserve_audit",  # audit (scheduled fixity)
     "dangan.commands.preserve_migrate",  # migrate (format migration)
+    "dangan.commands.preserve_cleanup",  # cleanup (orphan blobs, temporary files)
 )
 
 

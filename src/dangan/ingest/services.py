@@ -15,14 +15,16 @@ officer archives it with a reason (容缺归档) or returns it, and may supply t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import logging
 import os
 import shutil
+import time
 import uuid
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -50,6 +52,11 @@ from dangan.ingest import checking
 from dangan.ingest.models import Submission
 from dangan.ingest.states import FINAL, SUBMISSION, SubmissionStatus
 from dangan.storage.blobstore import default_store
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; recovery of CLI submissions then goes by age alone
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 UPLOAD_NAME = "upload.zip"
@@ -209,7 +216,8 @@ def ingest_path(
             return receive_folder(path, _fresh(target), limits())
         return receive_zip(path, _fresh(target), limits())
 
-    _check_and_file(sub, actor, receive, cleanup=qdir, batch_entry=batch_entry)
+    with _working_on(qdir):
+        _check_and_file(sub, actor, receive, cleanup=qdir, batch_entry=batch_entry)
     return sub
 
 
@@ -537,8 +545,100 @@ def _json_dict(items: list[tuple[str, Any]]) -> dict[str, Any]:
     return {k: (sorted(v) if isinstance(v, set) else v) for k, v in items}
 
 
+OWNER_LOCK = ".owner.lock"
+# A CLI submission younger than this is never judged abandoned (its process may not hold the lock yet).
+ABANDONED_AFTER = timedelta(minutes=1)
+
+
+@contextlib.contextmanager
+def _working_on(qdir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on a CLI submission's quarantine folder while this process checks it, so
+    recovery can tell a package another process is still working on from one whose process died (the
+    kernel drops the lock with the process, even on SIGKILL)."""
+    fd = os.open(qdir / OWNER_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _abandoned(qdir: Path) -> bool:
+    """True when no live process holds the submission's quarantine lock (or the folder is gone)."""
+    if fcntl is None:
+        try:
+            return time.time() - qdir.stat().st_mtime > checking.STALE_WORK_SECONDS
+        except FileNotFoundError:
+            return True
+    try:
+        fd = os.open(qdir / OWNER_LOCK, os.O_RDWR)
+    except FileNotFoundError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # releases the probe's lock too
+
+
+def recover_abandoned_cli(*, min_age: timedelta = ABANDONED_AFTER) -> int:
+    """After a crash or kill of ``dangan ingest``: its unfinished submissions (received/checking) are
+    rejected ``INTAKE_INTERRUPTED`` and their quarantine copies removed. The package is still where the
+    operator took it from (the CLI copies, never moves), so running the same ingest again takes it in.
+    Submissions a live process is still working on are left alone. Returns how many were rejected."""
+    cutoff = timezone.now() - min_age
+    stale = Submission.objects.filter(
+        channel="cli",
+        status__in=[SubmissionStatus.RECEIVED, SubmissionStatus.CHECKING],
+        received_at__lt=cutoff,
+    )
+    count = 0
+    for sub in stale.order_by("received_at"):
+        qdir = quarantine_dir(sub)
+        if not _abandoned(qdir):
+            continue
+        sub.refresh_from_db()
+        if sub.status in FINAL:
+            continue
+        _reject(sub, _actor_for(sub), [{
+            "code": "INTAKE_INTERRUPTED",
+            "message": "the ingest process stopped before this package was filed; nothing of it was kept — "
+            "run dangan ingest on the package again",
+        }])  # fmt: skip
+        shutil.rmtree(qdir, ignore_errors=True)
+        count += 1
+    _sweep_finished_quarantine()
+    return count
+
+
+def _sweep_finished_quarantine() -> None:
+    """Quarantine copies of submissions that were finished (accepted, duplicate, rejected) when their
+    process died before removing the copy: they hold personal data nobody needs any more."""
+    root = Path(settings.QUARANTINE_DIR)
+    if not root.is_dir():
+        return
+    names: dict[str, Path] = {}
+    for entry in root.iterdir():
+        with contextlib.suppress(ValueError):
+            names[str(uuid.UUID(entry.name))] = entry
+    if not names:
+        return
+    finished = Submission.objects.filter(pk__in=list(names), status__in=list(FINAL)).values_list(
+        "pk", flat=True
+    )
+    for pk in finished:
+        qdir = names[str(pk)]
+        if qdir.is_dir() and _abandoned(qdir):
+            shutil.rmtree(qdir, ignore_errors=True)
+
+
 def resume_pending() -> int:
-    """After a restart: re-run uploads that were received but not finished. Returns how many."""
+    """After a restart: re-run uploads that were received but not finished, and close CLI submissions
+    whose process died (``recover_abandoned_cli``). Returns how many uploads were resubmitted."""
+    recover_abandoned_cli()
     pending = Submission.objects.filter(
         channel="api", status__in=[SubmissionStatus.RECEIVED, SubmissionStatus.CHECKING]
     ).values_list("id", flat=True)

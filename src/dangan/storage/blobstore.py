@@ -49,7 +49,7 @@ class FileBlobStore:
 
     def _install(self, tmp_path: Path, digest: str) -> None:
         target = self.path(digest)
-        if target.exists():
+        if self._claim(digest):
             os.unlink(tmp_path)
             return
         self._ensure_dir(target.parent)
@@ -65,9 +65,21 @@ class FileBlobStore:
         folder.mkdir(mode=0o700, exist_ok=True)
         fsync_dir(folder.parent)
 
+    def _claim(self, digest: str) -> bool:
+        """True when the blob is already stored; its mtime is then set to now, so that the orphan
+        clean-up (which only removes unreferenced blobs untouched for a day) never takes a blob an
+        ingest in progress has just found there and is about to reference."""
+        try:
+            os.utime(self.path(digest))
+            return True
+        except FileNotFoundError:
+            return False
+        except OSError:  # not ours to touch (another owner, read-only mount): it is there all the same
+            return self.exists(digest)
+
     def put_bytes(self, data: bytes) -> str:
         digest = sm.sm3_hex(data)
-        if self.exists(digest):
+        if self._claim(digest):
             return digest
         with self._temp() as (f, tmp_path):
             f.write(data)
@@ -94,7 +106,7 @@ class FileBlobStore:
         The caller vouches for ``digest`` (it was computed while the file was written); the bytes are
         fsynced here before the rename makes them visible under their address.
         """
-        if self.exists(digest):
+        if self._claim(digest):
             return
         self.tmp.mkdir(parents=True, exist_ok=True)
         with open(path, "rb+") as f:

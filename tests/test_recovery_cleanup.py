@@ -1,0 +1,144 @@
+"""Recovery after an interrupted ingest: abandoned CLI submissions are closed, orphan blobs and stale
+temporary files in the store are found and removed — never a blob a record or AIP refers to."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+from django.utils import timezone
+
+from dangan.accounts.roles import Actor, Perm, PermissionDenied
+from dangan.archive import services as archive
+from dangan.audit.models import AuditEvent
+from dangan.cli import main
+from dangan.ingest import services as ingest
+from dangan.ingest.models import Submission
+from dangan.preservation.cleanup import find_leftovers, remove_leftovers
+from dangan.preservation.services import verify_all
+from dangan.storage.blobstore import default_store
+from tests.factories import write_case
+
+pytestmark = pytest.mark.django_db
+DAY = 24 * 3600
+
+
+@pytest.fixture(autouse=True)
+def own_dirs(settings, tmp_path):
+    settings.BLOB_DIR = tmp_path / "blobs"
+    settings.QUARANTINE_DIR = tmp_path / "quarantine"
+
+
+def _stuck(status: str, *, age: timedelta) -> Submission:
+    """A CLI submission as a killed `dangan ingest` leaves it: unfinished, with its quarantine copy."""
+    sub = Submission.objects.create(channel="cli", submitted_by="operator", package_name="p", status=status)
+    Submission.objects.filter(pk=sub.pk).update(received_at=timezone.now() - age)
+    qdir = ingest.quarantine_dir(sub)
+    (qdir / "package").mkdir(parents=True)
+    (qdir / "package" / "申请书.pdf").write_bytes(b"%PDF-1.4 personal data")
+    (qdir / ingest.OWNER_LOCK).touch()
+    return sub
+
+
+def test_abandoned_cli_submissions_are_rejected_and_their_quarantine_removed(test_catalogue):
+    dead = _stuck("checking", age=timedelta(minutes=5))
+    dead_received = _stuck("received", age=timedelta(hours=3))
+    young = _stuck("checking", age=timedelta(seconds=5))  # its process may not hold the lock yet
+    alive = _stuck("checking", age=timedelta(minutes=5))
+    finished = _stuck("accepted", age=timedelta(seconds=5))  # killed after filing, before clean-up
+    with ingest._working_on(ingest.quarantine_dir(alive)):  # another process is still checking it
+        assert ingest.recover_abandoned_cli() == 2
+    for sub in (dead, dead_received):
+        sub.refresh_from_db()
+        assert sub.status == "rejected" and sub.errors[0]["code"] == "INTAKE_INTERRUPTED"
+        assert "again" in sub.errors[0]["message"]
+        assert not ingest.quarantine_dir(sub).exists()
+        assert AuditEvent.objects.filter(kind="case.rejected", object_id=str(sub.pk)).count() == 1
+    finished.refresh_from_db()
+    assert finished.status == "accepted" and not ingest.quarantine_dir(finished).exists()
+    for sub in (young, alive):
+        sub.refresh_from_db()
+        assert sub.status == "checking" and ingest.quarantine_dir(sub).is_dir()
+    # Once its process has let go of the lock, the next start-up (resume_pending) closes it too.
+    ingest.resume_pending()
+    alive.refresh_from_db()
+    assert alive.status == "rejected"
+
+
+def test_a_running_ingest_holds_its_quarantine_lock(test_catalogue, operator, tmp_path, monkeypatch):
+    seen: list[bool] = []
+    real = ingest._check_and_file
+
+    def spy(sub, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(ingest._abandoned(ingest.quarantine_dir(sub)))
+        return real(sub, *args, **kwargs)
+
+    monkeypatch.setattr(ingest, "_check_and_file", spy)
+    sub = ingest.ingest_path(
+        operator, write_case(tmp_path / "c1", file_number="330899-A101-TEST-2025-D30-000001")
+    )
+    assert sub.status == "accepted" and seen == [False]
+    assert ingest.recover_abandoned_cli(min_age=timedelta(0)) == 0
+
+
+def _age(path: os.PathLike[str] | str, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_cleanup_finds_and_removes_only_old_unreferenced_blobs(test_catalogue, operator, tmp_path):
+    sub = ingest.ingest_path(
+        operator, write_case(tmp_path / "c1", file_number="330899-A101-TEST-2025-D30-000001")
+    )
+    archive.confirm(operator, sub.record.pk)
+    store = default_store()
+    for digest in store.digests():  # everything a record uses is old too: age alone must not matter
+        _age(store.path(digest), 2 * DAY)
+    orphan = store.put_bytes(b"written by an ingest that was killed before its record committed")
+    _age(store.path(orphan), 2 * DAY)
+    fresh = store.put_bytes(b"an ingest in progress just wrote this")
+    store.tmp.mkdir(parents=True, exist_ok=True)
+    (store.tmp / "put-half").write_bytes(b"half a file")
+    _age(store.tmp / "put-half", 2 * DAY)
+    (store.tmp / "put-now").write_bytes(b"being written")
+
+    found = find_leftovers(operator)
+    assert found.orphan_blobs == [orphan] and found.temp_files == ["put-half"]
+    assert found.orphan_bytes == store.size(orphan) and not found.removed
+
+    # An ingest that meets the old orphan again claims it: it is no longer a candidate.
+    store.put_bytes(b"written by an ingest that was killed before its record committed")
+    assert find_leftovers(operator).orphan_blobs == []
+    _age(store.path(orphan), 2 * DAY)
+
+    done = remove_leftovers(operator)
+    assert done.removed and done.orphan_blobs == [orphan]
+    assert not store.exists(orphan) and store.exists(fresh)
+    assert sorted(p.name for p in store.tmp.iterdir()) == ["put-now"]
+    assert verify_all(operator).intact  # every record and AIP still complete
+    event = AuditEvent.objects.get(kind="storage.cleaned")
+    assert event.detail["orphan_blobs"] == 1 and event.detail["temp_files"] == 1
+    assert find_leftovers(operator).empty
+
+
+def test_cleanup_needs_verify_in_every_fonds(test_catalogue):
+    clerk = Actor.system("clerk", frozenset({Perm.INGEST}))
+    with pytest.raises(PermissionDenied):
+        find_leftovers(clerk)
+
+
+def test_cleanup_cli_reports_then_removes(test_catalogue, operator):
+    store = default_store()
+    orphan = store.put_bytes(b"orphan")
+    _age(store.path(orphan), 2 * DAY)
+    runner = CliRunner()
+    report = runner.invoke(main, ["preserve", "cleanup", "--json"])
+    assert report.exit_code == 1, report.output
+    assert json.loads(report.output)["orphan_blobs"] == [orphan] and store.exists(orphan)
+    removed = runner.invoke(main, ["preserve", "cleanup", "--remove"])
+    assert removed.exit_code == 0, removed.output
+    assert "orphan blobs removed: 1" in removed.output and not store.exists(orphan)
