@@ -168,6 +168,18 @@ def test_migrate_record_adds_checked_pdfa_version(tmp_path, test_catalogue, oper
     assert AuditEvent.objects.filter(kind="record.migrated", object_id=str(record.pk)).count() == 1
     # fixity over every version holds
     assert verify_all(operator).intact
+    # the record page shows the link original → derived in the version list
+    from django.test import Client
+    from django.urls import reverse
+
+    from dangan.accounts.roles import Role
+    from dangan.accounts.services import create_user
+
+    create_user("officer", [Role.RECORDS_OFFICER], password="officer-password-42")
+    web = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert web.login(username="officer", password="officer-password-42")
+    page = web.get(reverse("web:record", args=[record.pk])).content.decode()
+    assert "格式迁移" in page and "过程材料/费用表.xlsx.pdf" in page
     # idempotent: a second run adds nothing
     again = migrate_all(operator)
     assert [r.status for r in again] == ["nothing_to_do"]

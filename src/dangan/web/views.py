@@ -1003,6 +1003,7 @@ def record_versions_context(rec: Record) -> dict[str, Any]:
                 "supplied": changes.get("supplied", []),
                 "replaced": changes.get("replaced", []),
                 "metadata": changes.get("metadata", []),
+                "migrated": changes.get("migrated", []),
                 "gap": changes.get("gap"),
             }
         )
