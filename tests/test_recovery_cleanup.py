@@ -142,3 +142,13 @@ def test_cleanup_cli_reports_then_removes(test_catalogue, operator):
     removed = runner.invoke(main, ["preserve", "cleanup", "--remove"])
     assert removed.exit_code == 0, removed.output
     assert "orphan blobs removed: 1" in removed.output and not store.exists(orphan)
+
+
+def test_dangan_ingest_closes_what_a_killed_run_left(test_catalogue, tmp_path):
+    stuck = _stuck("checking", age=timedelta(minutes=5))
+    package = write_case(tmp_path / "c2", file_number="330899-A101-TEST-2025-D30-000002")
+    result = CliRunner().invoke(main, ["ingest", str(package)])
+    assert result.exit_code == 0, result.output
+    assert "interrupted ingest were closed" in result.output
+    stuck.refresh_from_db()
+    assert stuck.status == "rejected" and stuck.errors[0]["code"] == "INTAKE_INTERRUPTED"

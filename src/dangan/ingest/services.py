@@ -199,14 +199,16 @@ def ingest_path(
 ) -> Submission:
     """CLI/batch: take in one package folder or ZIP synchronously."""
     require(actor, Perm.INGEST)
-    sub = Submission.objects.create(
-        channel="cli",
-        submitted_by=actor.name,
-        package_name=path.name[:255],
-        batch=batch,
-        allowed_fonds=allowed_fonds_codes(actor, Perm.INGEST),
-    )
-    events.case_received(actor, sub.id, package=str(path), channel="cli")
+    allowed = allowed_fonds_codes(actor, Perm.INGEST)
+    with transaction.atomic():  # one commit: the submission and its "received" event
+        sub = Submission.objects.create(
+            channel="cli",
+            submitted_by=actor.name,
+            package_name=path.name[:255],
+            batch=batch,
+            allowed_fonds=allowed,
+        )
+        events.case_received(actor, sub.id, package=str(path), channel="cli")
     qdir = quarantine_dir(sub)
     qdir.mkdir(parents=True)
     target = qdir / "package"
@@ -396,7 +398,15 @@ def _run_checks_and_file(
     from dangan.archive.services import missing_materials
 
     materials = ctx.scope if ctx.scope is not None else pkg.config.scope
-    _file(sub, actor, received, pkg, item, gap=missing_materials(report, materials))
+    _file(
+        sub,
+        actor,
+        received,
+        pkg,
+        item,
+        gap=missing_materials(report, materials),
+        retention=ctx.configured_retention,
+    )
 
 
 def _file(
@@ -407,12 +417,14 @@ def _file(
     item: ServiceItem,
     *,
     gap: list[dict[str, str]] | None = None,
+    retention: str | None = None,
 ) -> None:
     existing = _live_record(pkg.file_number)
     if existing is not None:
         _settle_existing(sub, actor, existing)
         return
-    fields = _record_fields(sub, received, pkg, item)  # whatever can fail on bad values, before any write
+    # whatever can fail on bad values, before any write
+    fields = _record_fields(sub, received, pkg, item, retention=retention)
     if gap:  # 容缺: required materials missing, and the profile lets it through (2-9 not blocking)
         fields["gap_status"] = GAP.transition(GapStatus.NONE, GapStatus.OPEN).target
         fields["gap_materials"] = gap
@@ -491,9 +503,22 @@ def _dt(value: str | None) -> datetime | None:
 
 
 def _record_fields(
-    sub: Submission, received: ReceivedPackage, pkg: CasePackage, item: ServiceItem
+    sub: Submission,
+    received: ReceivedPackage,
+    pkg: CasePackage,
+    item: ServiceItem,
+    *,
+    retention: str | None = None,
 ) -> dict[str, Any]:
+    """The new record's fields. ``retention``: the schedule's decision the checks already made for this
+    package today (``PackageContext.configured_retention``); decided here when not given."""
     completed = _dt(pkg.case.completed_at)
+    if retention is None:
+        retention = retention_for(
+            item,
+            on=timezone.localdate(),
+            material_codes={e.material_code for e in pkg.files if e.material_code},
+        ).code
     return dict(
         file_number=pkg.file_number,
         fonds=item.fonds,
@@ -504,11 +529,7 @@ def _record_fields(
         year=(completed or timezone.now()).year,
         # The archive's retention schedule decides (re-decided on the archiving day when confirmed);
         # a different value in the package is a 1-5 warning.
-        retention=retention_for(
-            item,
-            on=timezone.localdate(),
-            material_codes={e.material_code for e in pkg.files if e.material_code},
-        ).code,
+        retention=retention,
         accepted_at=_dt(pkg.case.accepted_at),
         completed_at=completed,
         content_digest=sub.content_digest,

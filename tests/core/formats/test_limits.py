@@ -183,6 +183,45 @@ def test_jpeg_behind_ascii85_is_checked_like_reportlab_writes_it(tmp_path):
     assert "not_decoded" not in result.details["structure_check"]
 
 
+def _scan_jpeg(progressive: bool = False) -> bytes:
+    import random
+
+    rng = random.Random(5)
+    img = Image.frombytes("RGB", (320, 240), rng.randbytes(320 * 240 * 3))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=85, progressive=progressive)
+    return buf.getvalue()
+
+
+def _jpeg_pdf(tmp_path, jpeg: bytes, name: str) -> object:
+    image = _stream(jpeg, Type="/XObject", Subtype="/Image", Width="320", Height="240",
+                    ColorSpace="/DeviceRGB", BitsPerComponent="8", Filter="/DCTDecode")  # fmt: skip
+    return s.write(tmp_path / name, _pdf(contents=[CONTENT], extra=[image]))
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_jpeg_in_a_pdf_is_decoded_and_damage_found(tmp_path, progressive):
+    """Sequential JPEGs are decoded at 1/8 scale by Pillow, progressive ones by qpdf: both read every
+    coefficient, so a good one is valid with its full decoded size and a damaged one is invalid."""
+    good = _scan_jpeg(progressive)
+    assert pdf._baseline_jpeg(good) is not progressive
+    result, _ = _validate(_jpeg_pdf(tmp_path, good, "good.pdf"))
+    assert result.status == "valid", result.problems
+    assert result.details["structure_check"]["decoded"] == 1
+    assert result.details["structure_check"]["decoded_bytes"] >= 320 * 240 * 3
+    header = good.index(b"\xff\xda")  # start of scan: damage the entropy-coded data after it
+    broken = bytearray(good)
+    for i in range(header + 400, header + 900):
+        broken[i] ^= 0x5A
+    result, _ = _validate(_jpeg_pdf(tmp_path, bytes(broken), "broken.pdf"))
+    assert result.status == "invalid" and "cannot be decoded" in " ".join(
+        result.problems + result.details.get("structure_errors", [])
+    ), result
+    cut = good[: len(good) // 2]
+    result, _ = _validate(_jpeg_pdf(tmp_path, cut, "cut.pdf"))
+    assert result.status == "invalid", result
+
+
 def test_lzw_that_could_grow_past_the_limit_is_not_decoded(tmp_path, qpdf_limits):
     lzw = _stream(bytes(range(256)) * 8, Filter="/LZWDecode")  # 2 KB in, up to 5.6 MB out
     path = s.write(tmp_path / "lzw.pdf", _pdf(contents=[CONTENT], extra=[lzw]))

@@ -173,10 +173,13 @@ def test_multi_page_tiff_decodes_every_page(tmp_path):
 # --- audio and video -------------------------------------------------------------------------
 
 
-def test_ffprobe_reports_codecs_and_duration(sample_files):
-    require_tool("ffprobe", debian_package="ffmpeg")
+@pytest.mark.parametrize("backend", ["PyAV", "ffprobe"])
+def test_ffmpeg_reports_codecs_and_duration(sample_files, monkeypatch, backend):
+    if backend == "ffprobe":  # the fallback where PyAV cannot be imported
+        require_tool("ffprobe", debian_package="ffmpeg")
+        monkeypatch.setattr(media, "pyav_available", lambda: False)
     result = validate(sample_files["MP4"], identify(sample_files["MP4"]))
-    assert result.tool.startswith("ffprobe ")
+    assert result.tool.startswith(f"{backend} ")
     video = [st for st in result.details["streams"] if st["codec_type"] == "video"]
     assert video and video[0]["width"] == 64 and video[0]["codec_name"] == "mpeg4"
     wav = validate(sample_files["WAV"], identify(sample_files["WAV"]))
@@ -209,8 +212,36 @@ def test_ffprobe_timeout_makes_the_file_invalid(sample_files, tmp_path, monkeypa
     slow.write_text("#!/bin/sh\nif [ \"$1\" = -version ]; then echo 'ffprobe 0.0'; exit 0; fi\nsleep 30\n")
     slow.chmod(slow.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setattr(media, "ffprobe_path", lambda: str(slow))
+    monkeypatch.setattr(media, "pyav_available", lambda: False)
     result = media.validate_media(sample_files["MP4"], "MP4", timeout=0.5)
     assert result.status == "invalid" and "did not finish" in result.problems[0]
+
+
+def test_pyav_time_budget_makes_the_file_invalid(sample_files, monkeypatch):
+    monkeypatch.setattr(media, "_PACKETS_BETWEEN_CHECKS", 1)
+    result = media.validate_media(sample_files["MP4"], "MP4", timeout=0.0)
+    assert result.status == "invalid" and "did not finish" in result.problems[0]
+
+
+@pytest.mark.parametrize("key", ["MP3", "WAV", "FLAC", "MP4", "MOV", "AVI"])
+@pytest.mark.parametrize("fraction", [None, 0.5, 0.9])
+def test_pyav_and_ffprobe_agree(sample_files, tmp_path, monkeypatch, key, fraction):
+    """In-process PyAV gives the verdict ffprobe gives, on good files and on cut copies."""
+    require_tool("ffprobe", debian_package="ffmpeg")
+    path = sample_files[key]
+    if fraction is not None:
+        path = s.truncate(path, tmp_path / f"cut-{path.name}", fraction)
+    fmt = identify(sample_files[key])
+    by_pyav = validate(path, fmt)
+    monkeypatch.setattr(media, "pyav_available", lambda: False)
+    by_ffprobe = validate(path, fmt)
+    assert by_pyav.tool.startswith("PyAV ") and by_ffprobe.tool.startswith("ffprobe ")
+    assert by_pyav.status == by_ffprobe.status, (by_pyav, by_ffprobe)
+    assert bool(by_pyav.problems) == bool(by_ffprobe.problems), (by_pyav, by_ffprobe)
+    streams = [(st["codec_type"], st.get("codec_name")) for st in by_pyav.details.get("streams", [])]
+    assert streams == [
+        (st["codec_type"], st.get("codec_name")) for st in by_ffprobe.details.get("streams", [])
+    ]
 
 
 # --- XML, JSON, text -------------------------------------------------------------------------
@@ -312,3 +343,20 @@ def test_classification_helpers(sample_files):
     assert is_container_or_compressed("TAR") and not is_compressed_archive("TAR")
     for key in ("OFD", "DOCX", "DOC", "PDF"):
         assert not is_container_or_compressed(identify(sample_files[key]))
+
+
+def test_pyav_on_hostile_media_never_raises(sample_files, tmp_path):
+    """FFmpeg runs in this process now: random and mutated media end as a verdict, never an exception."""
+    rng = random.Random(11)
+    for key in ("MP3", "WAV", "FLAC", "MP4", "MOV", "AVI"):
+        data = sample_files[key].read_bytes()
+        for n in range(4):
+            mutated = bytearray(data)
+            for _ in range(max(1, len(data) // 150)):
+                mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+            path = s.write(tmp_path / f"h{n}-{sample_files[key].name}", bytes(mutated))
+            result = media.validate_media(path, key)
+            assert result.tool.startswith("PyAV ") and result.status in ("valid", "invalid"), result
+        noise = s.write(tmp_path / f"noise-{sample_files[key].name}", rng.randbytes(5000))
+        result = media.validate_media(noise, key)
+        assert result.status == "invalid" and result.problems, result

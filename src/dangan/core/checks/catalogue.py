@@ -102,7 +102,7 @@ ITEMS: tuple[CheckItem, ...] = (
           _ALL),
     _item("3-4", _US, "内容数据可读性检测", "Content opens",
           "Each file opens and decodes completely with a validator for its format (pikepdf, the OFD reader, "
-          "Pillow, ffprobe/mutagen, lxml).", _ALL),
+          "Pillow, FFmpeg through PyAV or mutagen, lxml).", _ALL),
     _item("3-5", _US, "长期保存格式符合性检测", "Long-term preservation profile",
           "PDFs claim PDF/A; OFDs follow the OFD-A rules (GB/T 42133): fonts embedded, no external resources, "
           "no actions.", _ALL, blocking=False),

@@ -3,8 +3,8 @@
 | family | tool |
 |---|---|
 | PDF | pikepdf (qpdf): open, qpdf structure check, encryption, PDF/A claim (XMP), active content |
-| JPEG PNG TIFF GIF BMP WEBP JP2 | Pillow: every frame decoded, decompression bombs refused |
-| MP3 WAV MP4 MOV M4A 3GP AVI FLAC … | own container walk, then ffprobe (``-count_packets``) or mutagen |
+| JPEG PNG TIFF GIF BMP WEBP JP2 | Pillow: every frame decoded (JPEG: inverse DCT at 1/8 scale), decompression bombs refused |
+| MP3 WAV MP4 MOV M4A 3GP AVI FLAC … | own container walk, then FFmpeg in-process via PyAV (every packet demuxed, audio decoded; ffprobe if PyAV is missing) or mutagen |
 | XML SVG / JSON / TXT | dangan.core.xmlsafe (lxml) / json / codecs |
 | ZIP, DOCX XLSX PPTX ODT ODS ODP EPUB XPS | zipfile CRCs, encrypted entries, package index + main part well-formed |
 | DOC XLS PPT, encrypted OOXML | own compound-file reader: structure and encryption only |
