@@ -93,10 +93,12 @@ def _register_commands() -> None:
     from dangan.commands.preserve import load as load_preserve
     from dangan.commands.schedule import schedule
     from dangan.commands.versions import COMMANDS as version_commands
+    from dangan.commands.worker import worker
 
     for command in (check, ofd_verify, export_eep, verify_eep, schedule, jobs_group, audit, load_preserve()):
         main.add_command(command)
     main.add_command(backup)
+    main.add_command(worker)
     for command in account_commands:  # user … | source …
         main.add_command(command)
     for command in version_commands:  # archive confirm-gap | supplement | correct | versions | export-version
@@ -115,35 +117,37 @@ STATUS_WORD = {"accepted": "accepted", "duplicate": "duplicate", "rejected": "re
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per package on stdout.")
 @click.option("--as", "as_user", help="Act as this user (default: the local operator).")
-def ingest(paths: tuple[Path, ...], as_json: bool, as_user: str | None) -> None:
+@click.option(
+    "--jobs",
+    "-j",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes checking and filing packages in parallel.",
+)
+def ingest(paths: tuple[Path, ...], as_json: bool, as_user: str | None, jobs: int) -> None:
     """Take in package folders, ZIPs and batch folders: check them and file them in the pre-archive library."""
     _setup()
-    from dangan.ingest import services
+    from dangan.ingest import services, workers
 
     actor = _actor(as_user)
+    closed = services.recover_abandoned_cli()  # a previous run that was killed
+    if closed:
+        console.print(f"[yellow]{closed} package(s) of an interrupted ingest were closed (INTAKE_INTERRUPTED)")
     sources, path_errors = services.expand_paths(list(paths))
     if path_errors and not sources:
         for e in path_errors:
             console.print(f"[red]{e['message']}")
         sys.exit(2)
-    results: list[dict[str, Any]] = []
     with _progress() if not as_json else _Quiet() as progress:
         task = progress.add_task("接收 Ingesting", total=len(sources))
-        for src in sources:
-            sub = services.ingest_path(actor, src.path, batch=src.batch, batch_entry=src.entry)
-            record = sub.record
-            results.append(
-                {
-                    "package": str(src.path),
-                    "status": STATUS_WORD.get(sub.status, sub.status),
-                    "errors": sub.errors,
-                    "file_number": sub.file_number,
-                    "submission": str(sub.id),
-                    "record_status": record.status if record else None,
-                    "archival_code": record.archival_code if record else None,
-                }
-            )
-            progress.advance(task)
+        try:
+            results = workers.ingest_all(actor, sources, jobs=jobs, on_result=lambda: progress.advance(task))
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted: packages already taken in stay filed; run the rest again")
+            sys.exit(130)
+    for r in results:
+        r["status"] = STATUS_WORD.get(r["status"], r["status"])
     for e in path_errors:
         results.append({"package": e["target"], "status": "rejected", "errors": [e]})
     if as_json:
@@ -351,28 +355,93 @@ def export_aip(archival_code: str, dest: Path) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
-def serve(host: str, port: int, threads: int) -> None:
-    """Serve the web UI and API (waitress, one process)."""
+@click.option("--threads", default=8, show_default=True, type=int, help="Threads per process.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes. 1: waitress; more: gunicorn (Linux), each with its own in-process job pool.",
+)
+def serve(host: str, port: int, threads: int, workers: int) -> None:
+    """Serve the web UI and API (waitress, one process; gunicorn with --workers N > 1)."""
     _setup()
     _migrate()
-    _serve(host, port, threads)
+    if workers > 1:
+        _serve_gunicorn(host, port, threads, workers)
+    else:
+        _serve(host, port, threads)
+
+
+def _resume_after_restart() -> None:
+    """Re-run uploads received but not finished, and mark interrupted bulk jobs (once per start)."""
+    from dangan.ingest.services import resume_pending
+
+    resumed = resume_pending()
+    if resumed:
+        console.print(f"resumed {resumed} unfinished upload(s)")
+    from dangan.jobs import uses_broker
+    from dangan.jobs.services import recover_interrupted
+
+    # With a broker, queued and running jobs belong to the workers, not to this process.
+    interrupted = 0 if uses_broker() else recover_interrupted()
+    if interrupted:
+        console.print(f"{interrupted} bulk job(s) were interrupted by the restart: resume them on their page")
+
+
+def _serve_gunicorn(host: str, port: int, threads: int, workers: int) -> None:
+    """N gunicorn worker processes (gthread). Uploads are checked in the job pool of the process that
+    received them; the first worker resumes what a previous run left unfinished."""
+    if sys.platform == "win32":
+        raise click.ClickException("--workers > 1 needs gunicorn (Linux, macOS); use --workers 1")
+    from django import db
+    from django.conf import settings
+    from django.core.cache import caches
+    from gunicorn.app.base import BaseApplication
+
+    from dangan.conf.wsgi import application
+
+    def post_worker_init(worker: Any) -> None:
+        if worker.age == 1:  # the first worker of this start, not one respawned later
+            _resume_after_restart()
+
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "timeout": 300,  # a 2 GB package upload on a slow link
+        "graceful_timeout": 120,
+        "post_worker_init": post_worker_init,
+        "proc_name": "dangan",
+        "accesslog": None,
+        # No runtime control socket: its default path is per user, shared by every instance on the host.
+        "control_socket_disable": True,
+    }
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return application
+
+    db.connections.close_all()  # no connection shared by the forked workers
+    caches.close_all()
+    console.print(
+        f"[bold green]dangan[/] serving on [link]http://{host}:{port}/[/link] with {workers} gunicorn "
+        f"workers × {threads} threads (upload limit {settings.MAX_UPLOAD_BYTES} bytes)  (Ctrl+C to stop)"
+    )
+    Server().run()
 
 
 def _serve(host: str, port: int, threads: int) -> None:
     from waitress import serve as waitress_serve
 
     from dangan.conf.wsgi import application
-    from dangan.ingest.services import resume_pending
 
-    resumed = resume_pending()
-    if resumed:
-        console.print(f"resumed {resumed} unfinished upload(s)")
-    from dangan.jobs.services import recover_interrupted
-
-    interrupted = recover_interrupted()
-    if interrupted:
-        console.print(f"{interrupted} bulk job(s) were interrupted by the restart: resume them on their page")
+    _resume_after_restart()
     console.print(f"[bold green]dangan[/] serving on [link]http://{host}:{port}/[/link]  (Ctrl+C to stop)")
     from django.conf import settings
 

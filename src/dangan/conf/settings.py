@@ -244,6 +244,12 @@ OFD_TRUST = env("OFD_TRUST", "")
 # Background work: in-process unless a broker is configured; DANGAN_JOBS_EAGER runs jobs inline.
 BROKER_URL = secret("BROKER_URL")  # or DANGAN_BROKER_URL_FILE
 JOBS_EAGER = env_bool("JOBS_EAGER")
+# Celery (docs/workers.md). The prefix names the queues (<prefix>.heavy, <prefix>.quick) and, on Redis,
+# every key, so several instances can share one broker. An unacknowledged task on Redis is handed out
+# again after the visibility timeout (seconds): a worker that died mid-task is replaced that late.
+BROKER_QUEUE_PREFIX = env("BROKER_QUEUE_PREFIX", "dangan")
+BROKER_VISIBILITY_TIMEOUT = env_int("BROKER_VISIBILITY_TIMEOUT", 3600)
+TASK_MAX_RETRIES = env_int("TASK_MAX_RETRIES", 5)  # transient DB / connection errors, with backoff
 
 # Deadlines (DOMAIN.md §4, dangan/core/deadlines.py): the transfer rule, "national" (within 5 years
 # of archiving) or "yunnan" (by 30 June of the year after archiving). An unknown name stops start-up.

@@ -1,7 +1,8 @@
 """Background work. In-process by default (a small thread pool in the serving process); inline when
-DANGAN_JOBS_EAGER is set (tests) or inside ``with inline():`` (the CLI). The Celery back end
-(DANGAN_BROKER_URL) plugs in here with the same call, so the code path of every job is the same
-whichever runs it. The bulk jobs people watch (a Job row with progress) are in ``jobs.services``.
+DANGAN_JOBS_EAGER is set (tests) or inside ``with inline():`` (the CLI). With DANGAN_BROKER_URL the
+job is sent to the Celery workers (``dangan worker``; ``jobs.tasks`` lists what they may run) after
+the current transaction commits, and the serving process runs none itself. The same function runs
+whichever way. The bulk jobs people watch (a Job row with progress) are in ``jobs.services``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 
 log = logging.getLogger(__name__)
 _executor: ThreadPoolExecutor | None = None
@@ -59,11 +60,42 @@ def runs_inline() -> bool:
     return bool(settings.JOBS_EAGER or getattr(_local, "inline", False))
 
 
+def uses_broker() -> bool:
+    """Whether jobs not run inline go to Celery workers (else the in-process pool)."""
+    return bool(settings.BROKER_URL)
+
+
 def submit(fn: Callable[..., Any], *args: Any) -> Future[Any] | None:
+    """Run ``fn(*args)``: inline, on a Celery worker, or in the in-process pool. Except inline, it
+    starts only once the current transaction commits (at once outside one): the job must find the
+    rows that transaction writes, and a rollback starts nothing. A Future only from the pool, when
+    no transaction is open."""
     if runs_inline():
         fn(*args)
         return None
+    if uses_broker():
+        from dangan.jobs.tasks import spec_for
+
+        spec = spec_for(fn)
+        if spec is not None:
+            transaction.on_commit(lambda: _send(spec, args))
+            return None
+        log.warning("%s is not a worker task (dangan.jobs.tasks): run in this process", fn.__qualname__)
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: _pool().submit(_run, fn, args))
+        return None
     return _pool().submit(_run, fn, args)
+
+
+def _send(spec: Any, args: tuple[Any, ...]) -> None:
+    from dangan.jobs.celery_app import broker_label, send
+
+    try:
+        send(spec, args)
+    except Exception:
+        # The committed rows stay as they are (an upload RECEIVED, a job QUEUED): the request that
+        # queued it must not fail for that. `dangan serve` re-sends unfinished uploads on start-up.
+        log.exception("could not queue %s%r on %s", spec.name, args, broker_label())
 
 
 def wait_idle() -> None:

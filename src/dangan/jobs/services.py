@@ -609,13 +609,15 @@ def resume_job(actor: Actor, job_id: int) -> Job:
     return job
 
 
-def recover_interrupted() -> int:
+def recover_interrupted(only: int | None = None) -> int:
     """On start-up of the serving process: jobs still queued or running were cut off by the restart
-    (this process has run none yet). Mark them failed — resumable — and say how far they got."""
+    (this process has run none yet). Mark them failed — resumable — and say how far they got.
+    ``only``: just that job (a Celery worker that found its runner dead, dangan.jobs.tasks)."""
     count = 0
-    for job_id in Job.objects.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).values_list(
-        "id", flat=True
-    ):
+    cut_off = Job.objects.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
+    if only is not None:
+        cut_off = cut_off.filter(pk=only)
+    for job_id in cut_off.values_list("id", flat=True):
         with transaction.atomic():
             job = Job.objects.select_for_update().get(pk=job_id)
             try:
