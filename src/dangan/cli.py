@@ -133,7 +133,9 @@ def ingest(paths: tuple[Path, ...], as_json: bool, as_user: str | None, jobs: in
     actor = _actor(as_user)
     closed = services.recover_abandoned_cli()  # a previous run that was killed
     if closed:
-        console.print(f"[yellow]{closed} package(s) of an interrupted ingest were closed (INTAKE_INTERRUPTED)")
+        console.print(
+            f"[yellow]{closed} package(s) of an interrupted ingest were closed (INTAKE_INTERRUPTED)"
+        )
     sources, path_errors = services.expand_paths(list(paths))
     if path_errors and not sources:
         for e in path_errors:
