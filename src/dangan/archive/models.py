@@ -10,6 +10,8 @@ from dangan.archive.states import (
 )
 from dangan.core.codes import RETENTION_CODES
 
+ARCHIVED = models.Q(status="archived")  # RecordStatus.ARCHIVED (plain, for the migration)
+
 
 class Record(models.Model):
     """One case (办件) in the pre-archive library and, once confirmed, the formal library."""
@@ -61,6 +63,25 @@ class Record(models.Model):
             # deadline lists (transfer: by archiving date; archiving: by completion date)
             models.Index(fields=["status", "archived_at"]),
             models.Index(fields=["status", "completed_at"]),
+            # The formal library's list (archived, by 档号) alone and per filter: a page's ids are read
+            # from the index only, however deep the page (issue 7, a million records).
+            *(
+                models.Index(fields=[*lead, "archival_code", "id"], condition=ARCHIVED, name=name)
+                for lead, name in (
+                    ((), "rec_arch_code_idx"),
+                    (("fonds",), "rec_arch_fonds_code_idx"),
+                    (("service_item",), "rec_arch_item_code_idx"),
+                    (("year",), "rec_arch_year_code_idx"),
+                    (("retention",), "rec_arch_ret_code_idx"),
+                )
+            ),
+            # 全宗 + 年度 (the usual way through a library), with 保管期限 beside it for that filter too.
+            models.Index(
+                fields=["fonds", "year", "archival_code", "id"],
+                include=["retention"],
+                condition=ARCHIVED,
+                name="rec_arch_fonds_year_code_idx",
+            ),
         ]
         constraints = [
             # One live record per 电子文件号; a returned (退回) case may be sent again, corrected.

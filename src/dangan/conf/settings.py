@@ -251,6 +251,11 @@ BROKER_QUEUE_PREFIX = env("BROKER_QUEUE_PREFIX", "dangan")
 BROKER_VISIBILITY_TIMEOUT = env_int("BROKER_VISIBILITY_TIMEOUT", 3600)
 TASK_MAX_RETRIES = env_int("TASK_MAX_RETRIES", 5)  # transient DB / connection errors, with backoff
 
+# Catalogue counts (archive.counts): exact by default (recounted after any record change); a busy
+# installation may accept counts up to MAX_LAG seconds old instead of recounting on every page view.
+CATALOGUE_COUNTS_MAX_LAG = env_int("CATALOGUE_COUNTS_MAX_LAG", 0)
+CATALOGUE_COUNTS_TTL = env_int("CATALOGUE_COUNTS_TTL", 300)
+
 # Deadlines (DOMAIN.md §4, dangan/core/deadlines.py): the transfer rule, "national" (within 5 years
 # of archiving) or "yunnan" (by 30 June of the year after archiving). An unknown name stops start-up.
 TRANSFER_RULE = env("TRANSFER_RULE", "national").strip().lower() or "national"

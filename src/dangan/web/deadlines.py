@@ -434,9 +434,23 @@ def kind_context(summary: KindSummary, *, limit: int | None = None) -> dict[str,
 
 def overview(*, limit: int | None = None, fonds_ids: frozenset[int] | None = None) -> list[dict[str, Any]]:
     """Both kinds of deadline, as the dashboard and the deadline page show them (in ``fonds_ids``)."""
+    from dangan.archive.counts import record_stamp, remember
+
     rules = current_rules()
     day = today()
-    return [kind_context(summarize(kind, rules, day, fonds_ids), limit=limit) for kind in D.Kind]
+    scope = "all" if fonds_ids is None else ",".join(str(i) for i in sorted(fonds_ids))
+    stamp = record_stamp()  # the summaries (one GROUP BY over the library each) change with the records
+    return [
+        kind_context(
+            remember(
+                f"deadlines:{kind.value}:{getattr(settings, 'TRANSFER_RULE', '')}:{day}:{scope}",
+                stamp,
+                lambda kind=kind: summarize(kind, rules, day, fonds_ids),  # type: ignore[misc]
+            ),
+            limit=limit,
+        )
+        for kind in D.Kind
+    ]
 
 
 def list_rows(records: Iterable[Record], kind: D.Kind) -> list[dict[str, Any]]:

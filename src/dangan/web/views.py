@@ -18,7 +18,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as HttpForbidden
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, OrderBy, Q, QuerySet, Value
+from django.db.models.functions import Concat
 from django.http import (
     FileResponse,
     Http404,
@@ -41,6 +42,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from dangan.accounts.roles import Actor, Perm, scoped
 from dangan.accounts.roles import PermissionDenied as RolePermissionDenied
 from dangan.archive import services as archive_services
+from dangan.archive.counts import COUNT_CAP, bounded_count, catalogue_counts, remember, submission_stamp
 from dangan.archive.models import Record, RecordFile
 from dangan.archive.states import RecordStatus
 from dangan.audit import events
@@ -157,8 +159,75 @@ def retention_text(code: str) -> str:
     return f"{code} {label}".strip()
 
 
-def _page(request: HttpRequest, qs: QuerySet[Any]) -> Page[Any]:
-    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+def _scope(actor: Actor, perm: Perm) -> str:
+    ids = actor.fonds_ids(perm)
+    return "all" if ids is None else ",".join(str(i) for i in sorted(ids))
+
+
+def _fixity_stamp() -> tuple[Any, ...]:
+    """Changes with any new preservation event, AIP or fixity run, and every day (overdue is by date)."""
+    from django.db.models import Max
+
+    from dangan.archive.models import Aip
+    from dangan.preservation.models import FixityRun, PreservationEvent
+
+    latest = FixityRun.objects.filter(completed=True).values_list("id", "problem_count").first()
+    return (
+        tuple(PreservationEvent.objects.aggregate(Max("id"), Max("at")).values()),
+        Aip.objects.aggregate(Max("id"))["id__max"],
+        latest,
+        timezone.localdate(),
+    )
+
+
+class IdFirstPaginator(Paginator):  # type: ignore[type-arg]
+    """Reads a page's ids first, then those rows: on the list's index the ids come from the index alone,
+    so a deep page costs index entries, not the rows (and their large JSON columns) before it."""
+
+    ids: list[Any] | None = None  # every id of the selection, in order, when already read
+
+    def page(self, number: Any) -> Page[Any]:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        qs: QuerySet[Any] = self.object_list  # type: ignore[assignment]
+        if self.ids is not None:
+            ids = self.ids[bottom:top]
+        else:
+            ids = list(qs.values_list("pk", flat=True)[bottom:top])
+        rows = {r.pk: r for r in qs.filter(pk__in=ids)}
+        return Page([rows[i] for i in ids if i in rows], number, self)
+
+
+def _page(
+    request: HttpRequest,
+    qs: QuerySet[Any],
+    count: int | None = None,
+    *,
+    kind: type[Paginator[Any]] = Paginator,
+) -> Page[Any]:
+    paginator = kind(qs, PAGE_SIZE)
+    if count is not None:  # known already (archive.counts): no COUNT(*) over the whole selection
+        paginator.count = count
+    return paginator.get_page(request.GET.get("page"))
+
+
+def _archived_count(actor: Actor, qs: QuerySet[Record], form: RecordFilterForm) -> int:
+    """How many records the formal library's filter selects: counted when at most ``COUNT_CAP``, else
+    from the cached counts for the filters they know (all but the search text)."""
+    found = bounded_count(qs, COUNT_CAP)
+    data = getattr(form, "cleaned_data", {}) if form.is_bound else {}
+    if found <= COUNT_CAP or data.get("q"):
+        return found if found <= COUNT_CAP else qs.count()
+    return catalogue_counts(actor.fonds_ids(Perm.VIEW_RECORDS)).total(
+        status=RecordStatus.ARCHIVED,
+        fonds_id=data.get("fonds"),
+        year=data.get("year"),
+        service_item_id=data.get("service_item"),
+        retention=data.get("retention"),
+    )
 
 
 def check_summary(report: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -271,15 +340,20 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     ctx: dict[str, Any] = {"can": _can(actor)}
     if actor.can(Perm.VIEW_SUBMISSIONS):
         subs = ingest_services.visible_submissions(actor)
-        counts = dict(subs.order_by().values_list("status").annotate(n=Count("id")))
+        counts = remember(
+            f"submission-counts:{actor.source_system_id}:{actor.name}:{_scope(actor, Perm.VIEW_SUBMISSIONS)}",
+            submission_stamp(),
+            lambda: dict(subs.order_by().values_list("status").annotate(n=Count("id"))),
+        )
         sub_links = {SubmissionStatus.REJECTED: reverse("web:rejected")}
         ctx["submission_cards"] = [
             {"status": s.value, "label": label, "count": counts.get(s.value, 0), "url": sub_links.get(s, "")}
             for s, label in SUBMISSION_LABELS.items()
         ]
     if actor.can(Perm.VIEW_RECORDS):
-        visible = archive_services.visible_records(actor)
-        counts = dict(visible.order_by().values_list("status").annotate(n=Count("id")))
+        # From the cached counts (archive.counts): no GROUP BY over the whole library per page view.
+        catalogue = catalogue_counts(actor.fonds_ids(Perm.VIEW_RECORDS))
+        counts = catalogue.by("status")
         record_links = {
             RecordStatus.PRE_ARCHIVE: reverse("web:prearchive"),
             RecordStatus.ARCHIVED: reverse("web:records"),
@@ -293,21 +367,21 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             }
             for s, label in RECORD_LABELS.items()
         ]
-        archived = visible.filter(status=RecordStatus.ARCHIVED).order_by()
         records_url = reverse("web:records")
+        per_item = catalogue.by("service_item_id", status=RecordStatus.ARCHIVED)
+        items = {i.pk: i for i in ServiceItem.objects.filter(pk__in=per_item).only("code", "name")}
         ctx["by_item"] = [
             {
-                "label": row["service_item__name"] or row["service_item__code"],
-                "value": row["n"],
-                "url": f"{records_url}?service_item={row['service_item']}",
+                "label": item.name or item.code,
+                "value": n,
+                "url": f"{records_url}?service_item={pk}",
             }
-            for row in archived.values("service_item", "service_item__code", "service_item__name")
-            .annotate(n=Count("id"))
-            .order_by("-n", "service_item__code")
+            for pk, n in sorted(per_item.items(), key=lambda kv: (-kv[1], items[kv[0]].code))
+            for item in [items[pk]]
         ]
         ctx["by_year"] = [
-            {"label": str(row["year"]), "value": row["n"], "url": f"{records_url}?year={row['year']}"}
-            for row in archived.values("year").annotate(n=Count("id")).order_by("year")
+            {"label": str(year), "value": n, "url": f"{records_url}?year={year}"}
+            for year, n in sorted(catalogue.by("year", status=RecordStatus.ARCHIVED).items())
         ]
         ctx["deadlines"] = deadline_data.overview(
             limit=DASHBOARD_CHART_ROWS, fonds_ids=actor.fonds_ids(Perm.VIEW_RECORDS)
@@ -315,7 +389,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if actor.can(Perm.VERIFY):  # fixity alert banner (长期保存): latest audit's problems, overdue AIPs
         from dangan.preservation.audit import status as fixity_status
 
-        ctx["fixity"] = fixity_status()
+        ctx["fixity"] = remember("fixity-status", _fixity_stamp(), fixity_status, ttl=60)
     return render(request, "web/dashboard.html", ctx)
 
 
@@ -332,6 +406,7 @@ def prearchive(request: HttpRequest) -> HttpResponse:
         archive_services.visible_records(actor)
         .filter(status=RecordStatus.PRE_ARCHIVE)
         .select_related("service_item")
+        .defer("metadata")  # not shown in the list (the check report is, as its summary)
         .order_by("created_at", "id")
     )
     page = _page(request, qs)
@@ -417,7 +492,9 @@ def archived_filtered(actor: Actor, params: Any) -> tuple[RecordFilterForm, Quer
         .filter(status=RecordStatus.ARCHIVED)
         .select_related("fonds", "service_item")
     )
-    years = list(qs.order_by("-year").values_list("year", flat=True).distinct())
+    # The years present, from the cached counts (a DISTINCT over the whole library is too slow at scale).
+    counts = catalogue_counts(actor.fonds_ids(Perm.VIEW_RECORDS))
+    years = sorted(counts.by("year", status=RecordStatus.ARCHIVED), reverse=True)
     form = RecordFilterForm(params or None, years=years, zh=_zh())
     sort = "code"  # by 档号 unless another order is chosen
     if form.is_bound:
@@ -447,7 +524,24 @@ def records(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
     _need(actor, Perm.VIEW_RECORDS)
     form, qs, sort = archived_filtered(actor, request.GET)
-    page = _page(request, qs)
+    ids = None
+    if form.is_bound and getattr(form, "cleaned_data", {}).get("q"):
+        # A search: its matches found through the (trigram) indexes and sorted — not the 档号 index
+        # walked in order looking for them (the planner cannot tell how few match, and may walk the
+        # whole library for one 档号) — and their ids read once, for the count and the page.
+        # Same order as the list's: codes are never null here.
+        desc = sort == "-code"
+        by_code = qs.order_by(
+            OrderBy(Concat(F("archival_code"), Value("")), descending=desc), OrderBy(F("id"), descending=desc)
+        )
+        ids = list(by_code.values_list("pk", flat=True)[: COUNT_CAP + 1])
+        if len(ids) > COUNT_CAP:  # many matches: the list's own order finds a page fast
+            ids = None
+    # The list shows neither the package metadata nor the check report: not read (≈15 KB of JSON a row).
+    paginator = IdFirstPaginator(qs.defer("metadata", "check_report"), PAGE_SIZE)
+    paginator.count = len(ids) if ids is not None else _archived_count(actor, qs, form)
+    paginator.ids = ids
+    page = paginator.get_page(request.GET.get("page"))
     filters = {k: v[:100] for k, v in request.GET.items() if k != "page"}
     events.records_listed(actor, channel="web", filters={**filters, "page": page.number}, count=len(page))
     return render(
