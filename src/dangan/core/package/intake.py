@@ -1,7 +1,9 @@
 """Take a package (ZIP or folder) into a quarantine folder, safely, hashing every byte on the way.
 
 Each file is read once: copied into quarantine while SM3 and SHA-256 are computed, so the checks
-and the AIP use digests of exactly the bytes we hold. The ZIP rules refuse anything that could write
+and the AIP use digests of exactly the bytes we hold. Large files are copied through preallocated
+buffers with SM3 on a helper thread (SHA-256 and the write in this one); a large ZIP's own SM3 is
+computed on another thread while it is unpacked. The ZIP rules refuse anything that could write
 outside quarantine or exhaust the disk: absolute paths, '..', links, encrypted entries, methods
 other than stored/deflate, duplicate names, too many entries, too many bytes, too high a
 compression ratio. Header sizes are not trusted; bytes are counted as they are written.
@@ -9,10 +11,12 @@ compression ratio. Header sizes are not trusted; bytes are counted as they are w
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
 import struct
+import threading
 import unicodedata
 import zipfile
 import zlib
@@ -26,6 +30,12 @@ from dangan.core.package import schema
 from dangan.core.package.model import FileFacts
 
 CHUNK = 1024 * 1024
+#: Files from this size on are copied with SM3 on a helper thread (see _copy_pipelined), in chunks of
+#: PIPELINE_CHUNK: large enough that the hand-over per chunk costs nothing, small enough for the caches.
+PIPELINE_MIN_BYTES = 8 * 1024 * 1024
+PIPELINE_CHUNK = 1024 * 1024
+#: Chunks that may wait for their SM3 while this thread goes on (PIPELINE_DEPTH + 1 buffers in use).
+PIPELINE_DEPTH = 3
 _ZIP_FLAG_ENCRYPTED = 0x1
 _ZIP_FLAG_UTF8 = 0x800
 
@@ -143,9 +153,13 @@ def safe_relative(name: str, *, kind: str = "ZIP") -> str:
 
 
 def _write_new_file(
-    dest_root: Path, rel: str, source: IO[bytes], budget: int, *, limit_code: str
+    dest_root: Path, rel: str, source: IO[bytes], budget: int, *, limit_code: str, size_hint: int = 0
 ) -> FileFacts:
-    """Copy ``source`` into dest_root/rel (new file, no links followed), hashing; stop past ``budget``."""
+    """Copy ``source`` into dest_root/rel (new file, no links followed), hashing; stop past ``budget``.
+
+    ``size_hint`` (the size the source claims; never trusted for limits) picks the copy: from
+    PIPELINE_MIN_BYTES on, :func:`_copy_large` (SM3 on a helper thread).
+    """
     target = dest_root / rel
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -164,7 +178,6 @@ def _write_new_file(
             f"entry escapes the package folder: {rel}", target=rel, code="ZIP_PATH_TRAVERSAL"
         )
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    hasher = sm.DualHasher()
     try:
         fd = os.open(target, flags, 0o600)
     except OSError as exc:
@@ -181,6 +194,11 @@ def _write_new_file(
                 f"duplicate entry: {rel}", target=rel, code="ZIP_DUPLICATE_ENTRY"
             ) from exc
         raise
+    if size_hint >= PIPELINE_MIN_BYTES:
+        with os.fdopen(fd, "wb", buffering=0) as out:
+            d = _copy_large(source, out.fileno(), budget, rel, limit_code)
+        return FileFacts(path=rel, size=d.size, sm3=d.sm3, sha256=d.sha256)
+    hasher = sm.DualHasher()
     with os.fdopen(fd, "wb") as out:
         for block in iter(lambda: source.read(CHUNK), b""):
             hasher.update(block)
@@ -191,6 +209,92 @@ def _write_new_file(
             out.write(block)
     d = hasher.result()
     return FileFacts(path=rel, size=d.size, sm3=d.sm3, sha256=d.sha256)
+
+
+def _read_into(source: IO[bytes], view: memoryview) -> int:
+    """Fill ``view`` from ``source`` as far as it goes (a short count only at the end of the data)."""
+    filled = 0
+    while filled < len(view):
+        n = source.readinto(view[filled:])  # type: ignore[attr-defined]
+        if not n:
+            break
+        filled += n
+    return filled
+
+
+def _copy_large(source: IO[bytes], fd: int, budget: int, rel: str, limit_code: str) -> sm.StreamDigest:
+    """Copy a large file to ``fd`` in one pass, hashing SM3 and SHA-256 of exactly the bytes written.
+
+    SM3 runs on a helper thread: it hashes earlier buffers while this thread reads, hashes (SHA-256)
+    and writes the next, through preallocated buffers in turn. Measured on 1 GB (bench/large_files.py):
+    with 1 MiB chunks this costs no more CPU than the one-thread copy and saves wall time whenever a
+    core has any idle time; 4 MiB chunks cost 40 % more CPU (they fall out of the caches between the
+    read, the two hashes and the write). Starting the write-back chunk by chunk (``sync_file_range``)
+    was tried and dropped: it saved the 0.3 s/GB fsync before publishing but cost 2–3 s of CPU per GB.
+    """
+    buffers = [memoryview(bytearray(PIPELINE_CHUNK)) for _ in range(PIPELINE_DEPTH + 1)]
+    hasher = sm.PipelinedDualHasher(depth=PIPELINE_DEPTH)
+    with contextlib.closing(hasher):  # stops the helper thread, also on errors
+        turn = 0
+        while True:
+            view = buffers[turn]
+            n = _read_into(source, view)
+            if not n:
+                break
+            if hasher.size + n > budget:
+                raise UnsafeArchiveError(
+                    f"package exceeds the size limit while unpacking {rel}", target=rel, code=limit_code
+                )
+            chunk = view[:n]
+            hasher.update(chunk)  # returns when the next buffer's SM3 is done: it is free to refill
+            while chunk:
+                chunk = chunk[os.write(fd, chunk) :]
+            turn = (turn + 1) % len(buffers)
+        return hasher.result()
+
+
+class _ContainerDigest:
+    """SM3 of the ZIP as received. For a large ZIP it is computed on a helper thread (its own reads of
+    the file) while the entries are unpacked and hashed, instead of in a pass of its own before."""
+
+    def __init__(self, path: Path) -> None:
+        self._stop = threading.Event()
+        self._digest: str | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if os.stat(path).st_size < PIPELINE_MIN_BYTES:
+            self._digest = sm.sm3_file(str(path))
+            return
+        self._thread = threading.Thread(target=self._run, args=(path,), name="zip-sm3", daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path) -> None:
+        try:
+            h = sm.sm3()
+            buffer = memoryview(bytearray(PIPELINE_CHUNK))
+            with open(path, "rb", buffering=0) as f:
+                while not self._stop.is_set():
+                    n = f.readinto(buffer)
+                    if not n:
+                        self._digest = h.hexdigest()
+                        return
+                    h.update(buffer[:n])
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def result(self) -> str:
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        if self._digest is None:
+            raise RuntimeError("the ZIP's digest was cancelled")
+        return self._digest
+
+    def cancel(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
 def _common_prefix(names: list[str]) -> str:
@@ -221,7 +325,17 @@ def receive_zip(
     ``display_name`` is the name the sender gave the file (errors name it, not our quarantine copy).
     """
     shown = display_name or zip_path.name
-    container = sm.sm3_file(str(zip_path))
+    container = _ContainerDigest(zip_path)
+    try:
+        received = _unpack_zip(zip_path, dest, limits, shown)
+    except BaseException:
+        container.cancel()
+        raise
+    received.container_sm3 = container.result()
+    return received
+
+
+def _unpack_zip(zip_path: Path, dest: Path, limits: IntakeLimits, shown: str) -> ReceivedPackage:
     try:
         zf = zipfile.ZipFile(zip_path)
     # ValueError covers undecodable names; NotImplementedError a "zip file version" we cannot read
@@ -285,7 +399,7 @@ def receive_zip(
                 code="ZIP_TOO_LARGE",
             )
         prefix = _common_prefix([rel for _, rel in entries])
-        received = ReceivedPackage(root=dest, source_name=shown, container_sm3=container)
+        received = ReceivedPackage(root=dest, source_name=shown)
         budget = limits.max_total_bytes
         for info, rel in entries:
             rel = rel[len(prefix) :]
@@ -295,7 +409,9 @@ def receive_zip(
                 raise _corrupt_entry(rel, exc) from exc
             try:
                 with src:
-                    facts = _write_new_file(dest, rel, src, budget, limit_code="ZIP_TOO_LARGE")
+                    facts = _write_new_file(
+                        dest, rel, src, budget, limit_code="ZIP_TOO_LARGE", size_hint=info.file_size
+                    )
             except UnsafeArchiveError:
                 raise
             except _READ_ERRORS as exc:  # an OSError here is ours (disk full …), not the ZIP's
@@ -369,7 +485,9 @@ def receive_folder(folder: Path, dest: Path, limits: IntakeLimits = IntakeLimits
                     code="PACKAGE_TOO_MANY_ENTRIES",
                 )
             with open(full, "rb") as src:
-                facts = _write_new_file(dest, rel, src, budget, limit_code="PACKAGE_TOO_LARGE")
+                facts = _write_new_file(
+                    dest, rel, src, budget, limit_code="PACKAGE_TOO_LARGE", size_hint=st.st_size
+                )
             budget -= facts.size
             received.files[rel] = facts
     return received
