@@ -150,7 +150,9 @@ def check(batch: Path) -> dict[str, Any]:
     from dangan.ingest.models import Submission
     from dangan.preservation.cleanup import remove_leftovers
 
-    services.recover_abandoned_cli(min_age=timedelta(0))  # the killed process is known to be gone
+    services.recover_abandoned_cli(
+        min_age=timedelta(0), unknown_after=0
+    )  # the killed process is known to be gone
     services.resume_pending()
     results = ingest(batch)  # re-running the batch completes it
     store = default_store()

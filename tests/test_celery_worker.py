@@ -441,3 +441,22 @@ def test_worker_needs_a_reachable_broker(settings):
 
 if __name__ == "__main__":
     _main(sys.argv[1:])
+
+
+def test_waiting_for_a_running_twin_is_a_new_message_not_a_retry(broker, monkeypatch):
+    from dangan.jobs import celery_app, tasks
+
+    app = celery_app.get_app()
+    task = app.tasks[tasks.PROCESS_UPLOAD]
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(task, "apply_async", lambda **kw: sent.append(kw))
+
+    def busy(name, args, kwargs):  # type: ignore[no-untyped-def]
+        raise tasks.Busy(name)
+
+    monkeypatch.setattr(tasks, "run", busy)
+    assert task.run("sub-1") is None
+    assert sent[0]["args"] == ("sub-1",) and sent[0]["kwargs"] == {"_busy": 1}
+    assert sent[0]["queue"] == "dangan.heavy" and sent[0]["countdown"] == celery_app.BUSY_COUNTDOWN
+    with pytest.raises(tasks.Busy):  # an hour of waiting: give up (the twin did the work)
+        task.run("sub-1", _busy=celery_app.BUSY_RETRIES)

@@ -86,3 +86,18 @@ def test_jobs_2_matches_jobs_1(tmp_path, operator):
 def test_jobs_usage(tmp_path):
     res = CliRunner().invoke(main, ["ingest", "--jobs", "0", str(tmp_path)])
     assert res.exit_code == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_worker_is_one_rejected_line_not_the_end_of_the_batch(tmp_path, operator):
+    from types import SimpleNamespace
+
+    from dangan.ingest import workers
+
+    # The second package cannot even be handed to a worker (its batch entry does not pickle): that
+    # package gets a WORKER_FAILED line and the others are still reported.
+    good = SimpleNamespace(path=tmp_path / "missing-a", batch="", entry=None)
+    bad = SimpleNamespace(path=tmp_path / "missing-b", batch="", entry=lambda: None)
+    lines = dict(workers._run_pool(operator, [good, bad], 2))
+    assert lines[1]["status"] == "rejected" and lines[1]["errors"][0]["code"] == "WORKER_FAILED"
+    assert lines[0]["package"].endswith("missing-a")

@@ -74,7 +74,7 @@ def test_a_running_ingest_holds_its_quarantine_lock(test_catalogue, operator, tm
     real = ingest._check_and_file
 
     def spy(sub, *args, **kwargs):  # type: ignore[no-untyped-def]
-        seen.append(ingest._abandoned(ingest.quarantine_dir(sub)))
+        seen.append(ingest._abandoned(ingest.quarantine_dir(sub), unknown_if_older_than=0))
         return real(sub, *args, **kwargs)
 
     monkeypatch.setattr(ingest, "_check_and_file", spy)
@@ -152,3 +152,66 @@ def test_dangan_ingest_closes_what_a_killed_run_left(test_catalogue, tmp_path):
     assert "interrupted ingest were closed" in result.output
     stuck.refresh_from_db()
     assert stuck.status == "rejected" and stuck.errors[0]["code"] == "INTAKE_INTERRUPTED"
+
+
+def test_cleanup_keeps_an_orphan_an_ingest_claims_while_it_runs(test_catalogue, operator, monkeypatch):
+    from dangan.preservation import cleanup
+
+    store = default_store()
+    data = b"an orphan the next ingest of the same package will reference again"
+    orphan = store.put_bytes(data)
+    _age(store.path(orphan), 2 * DAY)
+    real_find = cleanup.find_leftovers
+
+    def find_then_claim(actor, **kw):  # type: ignore[no-untyped-def]
+        found = real_find(actor, **kw)
+        assert found.orphan_blobs == [orphan]
+        store.put_bytes(data)  # an ingest finds it there (and will commit a record referencing it)
+        return found
+
+    monkeypatch.setattr(cleanup, "find_leftovers", find_then_claim)
+    done = remove_leftovers(operator)
+    assert done.orphan_blobs == [] and store.exists(orphan)
+    assert store.rehash(orphan) == orphan and not list((store.root / "trash").iterdir())
+
+
+def test_a_submission_whose_owner_cannot_be_checked_is_left_for_hours(test_catalogue):
+    # No lock file: e.g. the ingest runs on another machine that shares the database.
+    remote = _stuck("checking", age=timedelta(minutes=30))
+    (ingest.quarantine_dir(remote) / ingest.OWNER_LOCK).unlink()
+    assert ingest.recover_abandoned_cli() == 0
+    remote.refresh_from_db()
+    assert remote.status == "checking"
+    _age(ingest.quarantine_dir(remote), 7 * 3600)
+    assert ingest.recover_abandoned_cli() == 1
+
+
+def test_a_passing_database_fault_keeps_an_api_upload_for_the_retry(
+    test_catalogue, operator, tmp_path, monkeypatch
+):
+    from django.db import OperationalError
+
+    from dangan import jobs
+
+    package = write_case(tmp_path / "c3", file_number="330899-A101-TEST-2025-D30-000003", as_zip=True)
+    monkeypatch.setattr(jobs, "submit", lambda fn, *args: None)  # queued, not run yet
+    with open(package, "rb") as f:
+        sub = ingest.receive_upload(operator, f, filename=package.name, source=None)
+    real = ingest._run_checks_and_file
+    calls = []
+
+    def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "_run_checks_and_file", flaky)
+    with pytest.raises(OperationalError):  # the worker's retry policy takes it from here
+        ingest.process_upload(str(sub.id))
+    sub.refresh_from_db()
+    assert sub.status == "checking" and (ingest.quarantine_dir(sub) / ingest.UPLOAD_NAME).is_file()
+    ingest.process_upload(str(sub.id))  # the retry
+    sub.refresh_from_db()
+    assert sub.status == "accepted", sub.errors
+    assert not ingest.quarantine_dir(sub).exists()

@@ -19,8 +19,9 @@ from dangan.commands.preserve import preserve
 @preserve.command("cleanup")
 @click.option("--remove", is_flag=True, help="Delete what is found (default: only report it).")
 @click.option(
-    "--older-than-hours", default=24.0, show_default=True, type=click.FloatRange(min=0),
-    help="Only blobs and temporary files untouched for this long.",
+    "--older-than-hours", default=24.0, show_default=True, type=click.FloatRange(min=1),
+    help="Only blobs and temporary files untouched for this long (at least 1: an ingest in progress "
+    "may hold blobs it has stored but not yet recorded).",
 )  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--as", "as_user", help="Act as this user (default: the local operator).")

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -299,6 +299,7 @@ def _check_and_file(
     cleanup: Path,
     batch_entry: BatchPackageEntry | None = None,
 ) -> None:
+    keep = False
     try:
         try:
             received = receive()
@@ -316,6 +317,11 @@ def _check_and_file(
             events.case_checking(actor, sub.id, files=len(received.files), content_digest=sub.content_digest)
         _run_checks_and_file(sub, actor, received, batch_entry)
     except Exception as exc:
+        if sub.channel == "api" and isinstance(exc, OperationalError | InterfaceError):
+            # A passing database fault is not the sender's: keep the upload and the submission as they
+            # are; the worker retries the task (Celery) or the next start resumes it (in-process pool).
+            keep = True
+            raise
         # A bug or an unforeseen input must not leave the submission hanging or lose the reason:
         # reject it with what happened (logged in full), so the sender and the operator see it.
         log.exception("intake of %s failed", sub.package_name)
@@ -328,7 +334,8 @@ def _check_and_file(
             )
             _reject(sub, actor, [error])
     finally:
-        shutil.rmtree(cleanup, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(cleanup, ignore_errors=True)
 
 
 def _resolve_catalogue(pkg: CasePackage | None, item: ServiceItem | None) -> list[dict[str, str]]:
@@ -585,31 +592,41 @@ def _working_on(qdir: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _abandoned(qdir: Path) -> bool:
-    """True when no live process holds the submission's quarantine lock (or the folder is gone)."""
-    if fcntl is None:
+def _abandoned(qdir: Path, *, unknown_if_older_than: float) -> bool:
+    """True when no live process works on the submission. A lock file nobody holds says so at once.
+    Without one (the folder is missing, or on another machine sharing the database, or no ``flock``
+    here) nothing can be known: only a submission unfinished for longer than
+    ``unknown_if_older_than`` seconds is judged abandoned."""
+    if fcntl is not None:
         try:
-            return time.time() - qdir.stat().st_mtime > checking.STALE_WORK_SECONDS
+            fd = os.open(qdir / OWNER_LOCK, os.O_RDWR)
         except FileNotFoundError:
-            return True
+            fd = -1
+        except OSError:  # e.g. another user's lock file: not ours to judge
+            return False
+        if fd >= 0:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except OSError:
+                return False
+            finally:
+                os.close(fd)  # releases the probe's lock too
     try:
-        fd = os.open(qdir / OWNER_LOCK, os.O_RDWR)
+        age = time.time() - qdir.stat().st_mtime
     except FileNotFoundError:
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)  # releases the probe's lock too
+        return unknown_if_older_than <= 0
+    return age > unknown_if_older_than
 
 
-def recover_abandoned_cli(*, min_age: timedelta = ABANDONED_AFTER) -> int:
+def recover_abandoned_cli(
+    *, min_age: timedelta = ABANDONED_AFTER, unknown_after: float = checking.STALE_WORK_SECONDS
+) -> int:
     """After a crash or kill of ``dangan ingest``: its unfinished submissions (received/checking) are
     rejected ``INTAKE_INTERRUPTED`` and their quarantine copies removed. The package is still where the
     operator took it from (the CLI copies, never moves), so running the same ingest again takes it in.
-    Submissions a live process is still working on are left alone. Returns how many were rejected."""
+    Submissions a live process is still working on are left alone (``_abandoned``; ``unknown_after``
+    seconds for those whose owner cannot be checked). Returns how many were rejected."""
     cutoff = timezone.now() - min_age
     stale = Submission.objects.filter(
         channel="cli",
@@ -619,16 +636,17 @@ def recover_abandoned_cli(*, min_age: timedelta = ABANDONED_AFTER) -> int:
     count = 0
     for sub in stale.order_by("received_at"):
         qdir = quarantine_dir(sub)
-        if not _abandoned(qdir):
+        if not _abandoned(qdir, unknown_if_older_than=unknown_after):
             continue
-        sub.refresh_from_db()
-        if sub.status in FINAL:
-            continue
-        _reject(sub, _actor_for(sub), [{
-            "code": "INTAKE_INTERRUPTED",
-            "message": "the ingest process stopped before this package was filed; nothing of it was kept — "
-            "run dangan ingest on the package again",
-        }])  # fmt: skip
+        with transaction.atomic():
+            locked = Submission.objects.select_for_update().get(pk=sub.pk)
+            if locked.status in FINAL:
+                continue
+            _reject(locked, _actor_for(locked), [{
+                "code": "INTAKE_INTERRUPTED",
+                "message": "the ingest process stopped before this package was filed; nothing of it was "
+                "kept — run dangan ingest on the package again",
+            }])  # fmt: skip
         shutil.rmtree(qdir, ignore_errors=True)
         count += 1
     _sweep_finished_quarantine()
@@ -652,7 +670,7 @@ def _sweep_finished_quarantine() -> None:
     )
     for pk in finished:
         qdir = names[str(pk)]
-        if qdir.is_dir() and _abandoned(qdir):
+        if qdir.is_dir() and _abandoned(qdir, unknown_if_older_than=0):  # finished: nobody needs it
             shutil.rmtree(qdir, ignore_errors=True)
 
 

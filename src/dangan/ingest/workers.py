@@ -22,6 +22,7 @@ import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,22 @@ def ingest_all(
     return [line for line in out if line is not None]
 
 
+def _failed(path: Path, exc: BaseException) -> dict[str, Any]:
+    """The result line of a package whose worker failed (killed, out of memory, a crash in a decoder):
+    its submission, if one was made, is closed by the next run (``recover_abandoned_cli``)."""
+    return {
+        "package": str(path),
+        "status": "rejected",
+        "errors": [
+            {"code": "WORKER_FAILED", "message": f"the worker process failed: {type(exc).__name__}: {exc}"}
+        ],
+        "file_number": None,
+        "submission": None,
+        "record_status": None,
+        "archival_code": None,
+    }
+
+
 def _run_pool(actor: Any, packages: list[Any], jobs: int) -> Iterator[tuple[int, dict[str, Any]]]:
     from django.db import connections
 
@@ -128,13 +145,19 @@ def _run_pool(actor: Any, packages: list[Any], jobs: int) -> Iterator[tuple[int,
                 if nxt is None:
                     break
                 index, src = nxt
-                pending[executor.submit(ingest_one, src.path, src.batch, src.entry)] = index
+                try:
+                    pending[executor.submit(ingest_one, src.path, src.batch, src.entry)] = index
+                except BrokenProcessPool as exc:  # a worker died: the rest cannot be started
+                    yield index, _failed(src.path, exc)
             if not pending:
                 break
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 index = pending.pop(future)
-                yield index, future.result()
+                try:
+                    yield index, future.result()
+                except Exception as exc:
+                    yield index, _failed(packages[index].path, exc)
     except BaseException:
         for future in pending:
             future.cancel()

@@ -85,11 +85,19 @@ def _queue(name: str) -> Queue:
 
 
 def _bind(app: Celery, spec: tasks.TaskSpec) -> None:
-    def body(self: Task, *args: Any, **kwargs: Any) -> Any:
+    def body(self: Task, *args: Any, _busy: int = 0, **kwargs: Any) -> Any:
         try:
             return tasks.run(spec.name, args, kwargs)
-        except tasks.Busy as exc:
-            raise self.retry(exc=exc, countdown=BUSY_COUNTDOWN, max_retries=BUSY_RETRIES) from exc
+        except tasks.Busy:
+            # Another delivery of the same task is running: try again later as a NEW message, with
+            # its own count, so that waiting never uses up the retries meant for transient errors.
+            if _busy >= BUSY_RETRIES:
+                raise
+            self.apply_async(
+                args=args, kwargs={**kwargs, "_busy": _busy + 1}, countdown=BUSY_COUNTDOWN,
+                queue=tasks.queue_name(tasks.queue_for(spec, args)),
+            )  # fmt: skip
+            return None
 
     body.__name__ = spec.name.rsplit(".", 1)[-1]
     app.task(

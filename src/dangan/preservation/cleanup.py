@@ -13,6 +13,7 @@ pre-archive library included) or any file of any AIP version. Every removal is a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -48,6 +49,18 @@ def _referenced() -> set[str]:
     return refs
 
 
+def _is_referenced(digest: str) -> bool:
+    return RecordFile.objects.filter(sm3=digest).exists() or AipFile.objects.filter(sm3=digest).exists()
+
+
+def _put_back(store: Any, digest: str, held: Any) -> None:
+    """Return a blob that was claimed meanwhile to its address (unless an ingest stored it anew)."""
+    target = store.path(digest)
+    with contextlib.suppress(FileExistsError):  # never replace a fresh copy an ingest wrote meanwhile
+        os.link(held, target)
+    os.unlink(held)
+
+
 def find_leftovers(actor: Actor, *, older_than: float = DEFAULT_OLDER_THAN) -> Leftovers:
     """Orphan blobs and temporary files in the primary store not touched for ``older_than`` seconds."""
     require_all_fonds(actor, Perm.VERIFY)
@@ -78,16 +91,28 @@ def find_leftovers(actor: Actor, *, older_than: float = DEFAULT_OLDER_THAN) -> L
 
 
 def remove_leftovers(actor: Actor, *, older_than: float = DEFAULT_OLDER_THAN) -> Leftovers:
-    """Delete what ``find_leftovers`` finds (re-checking each orphan against the database just before)."""
+    """Delete what ``find_leftovers`` finds. Each orphan is first renamed out of its address into
+    ``blobs/trash`` (from then on an ingest that looks for it finds nothing and stores a fresh copy),
+    then checked again — still unreferenced and still untouched (an ingest that found it just before
+    the rename refreshed its time) — and only then deleted; otherwise it is put back."""
     require_all_fonds(actor, Perm.VERIFY)
     found = find_leftovers(actor, older_than=older_than)
     store = default_store()
-    still_referenced = _referenced() if found.orphan_blobs else set()
+    cutoff = time.time() - older_than
+    trash = store.root / "trash"
     removed: list[str] = []
+    if found.orphan_blobs:
+        trash.mkdir(mode=0o700, exist_ok=True)
     for digest in found.orphan_blobs:
-        if digest in still_referenced:  # an ingest committed in the meantime
+        held = trash / digest
+        try:
+            os.rename(store.path(digest), held)
+        except FileNotFoundError:
             continue
-        store.delete(digest)
+        if held.stat().st_mtime >= cutoff or _is_referenced(digest):
+            _put_back(store, digest, held)
+            continue
+        os.unlink(held)
         removed.append(digest)
     for name in found.temp_files:
         try:

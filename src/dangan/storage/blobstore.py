@@ -54,6 +54,7 @@ class FileBlobStore:
             return
         self._ensure_dir(target.parent)
         os.chmod(tmp_path, 0o444)
+        os.utime(tmp_path)  # stored now (an adopted file keeps its unpack time otherwise): see _claim
         os.replace(tmp_path, target)
         fsync_dir(target.parent)
 

@@ -222,6 +222,15 @@ def test_jpeg_in_a_pdf_is_decoded_and_damage_found(tmp_path, progressive):
     assert result.status == "invalid", result
 
 
+def test_jpeg_over_pillows_bomb_size_is_decoded_by_qpdf_not_refused(tmp_path, monkeypatch):
+    # A scan larger than Pillow's decompression-bomb size (but within our own per-stream limit) was
+    # decoded by qpdf before the Pillow path existed; it must still be, not reported undecodable.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 320×240 is "too big" for Pillow now
+    result, _ = _validate(_jpeg_pdf(tmp_path, _scan_jpeg(False), "big-scan.pdf"))
+    assert result.status == "valid", result.problems
+    assert result.details["structure_check"]["decoded"] == 1
+
+
 def test_lzw_that_could_grow_past_the_limit_is_not_decoded(tmp_path, qpdf_limits):
     lzw = _stream(bytes(range(256)) * 8, Filter="/LZWDecode")  # 2 KB in, up to 5.6 MB out
     path = s.write(tmp_path / "lzw.pdf", _pdf(contents=[CONTENT], extra=[lzw]))

@@ -193,6 +193,15 @@ class _DiscardingParser(pikepdf.StreamParser):
         pass
 
 
+def _within_pillow_limit(frame: tuple[int, int, int, int]) -> bool:
+    """Pillow refuses images over its decompression-bomb size (our own per-stream limit is checked
+    before): a larger scan is decoded by qpdf instead, as before the Pillow path existed."""
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    return limit is None or frame[0] * frame[1] <= limit
+
+
 class _StructureCheck:
     """qpdf's check (every stream decoded, every page's content parsed), within the limits."""
 
@@ -300,7 +309,7 @@ class _StructureCheck:
                     f"{label} is a {width}×{height} JPEG that decodes to {size_text(bound)}, over the "
                     f"{size_text(cap)} limit per stream (possible decompression bomb); not decoded"
                 )
-        if dct == 0 and frame is not None and _baseline_jpeg(raw):
+        if dct == 0 and frame is not None and _baseline_jpeg(raw) and _within_pillow_limit(frame):
             self._jpeg_stream(label, og, raw, bound)
             return
         del raw
