@@ -103,6 +103,7 @@ def _bind(app: Celery, spec: tasks.TaskSpec) -> None:
     app.task(
         body,
         name=spec.name,
+        shared=False,  # this app's task only (tests build the app more than once)
         bind=True,
         autoretry_for=TRANSIENT,
         retry_backoff=2,
